@@ -1,0 +1,35 @@
+# One entry point for people and CI. Every target bootstraps what it needs.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: bootstrap airflow-db demo test lock clean
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+$(AIRFLOW_HOME)/airflow.db: | bootstrap
+	@mkdir -p $(AIRFLOW_HOME)
+	@$(VENV)/bin/airflow db migrate >/dev/null
+
+airflow-db: bootstrap $(AIRFLOW_HOME)/airflow.db
+
+demo: airflow-db
+	$(PY) -m include.migration.demo
+
+test: airflow-db
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lock:
+	$(VENV)/bin/uv pip compile -q requirements.txt -o requirements.lock --no-header --no-annotate
+	echo "uv==0.13.8" >> requirements.lock
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) .demo .test-artifacts

@@ -1,0 +1,1 @@
+"""Per-installation migration from a paginated remote SQL API into MySQL-compatible targets."""
