@@ -1,0 +1,128 @@
+"""Builds one migration DAG per enabled installation from the configuration.
+
+Building reads only the configuration file: no connections, Variables or
+network, so parsing stays fast with thousands of installations. In a worker
+only the DAG being run is built (``get_parsing_context().dag_id``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Param, get_current_context, get_parsing_context, task
+
+from include.migration import runtime
+from include.migration.config import InstallationSpec, MigrationConfig, load_config
+
+DAG_ID_PREFIX = "migrate_"
+TRANSFER_TIMEOUT = dt.timedelta(seconds=900)
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+MAX_PARALLEL_TRANSFERS = 3
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "data-engineering",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=10),
+}
+
+
+def dag_id_for(installation_id: str) -> str:
+    return f"{DAG_ID_PREFIX}{installation_id}"
+
+
+def _doc(installation: InstallationSpec, config: MigrationConfig) -> str:
+    names = ", ".join(d.name for d in config.data_types_for(installation))
+    return (
+        f"### Migration of installation `{installation.id}`\n\n"
+        f"Copies {names} from the remote (`{installation.remote_conn_id}`) into the target "
+        f"(`{installation.target_conn_id}`, profile `{installation.target_profile}`).\n\n"
+        "`check_status` short-circuits DONE / PENDING installations; `prepare_target` applies DDL; "
+        "`transfer` runs once per data type from its durable checkpoint; `summarize` reports, and "
+        "`follow_up` triggers another run at once when a data type is unfinished.\n\n"
+        "Params: `force` re-opens a DONE installation; `data_types` limits the run to some data types."
+    )
+
+
+def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
+    """The DAG of one installation."""
+    installation_id = installation.id
+    dag_id = dag_id_for(installation_id)
+    parallel = min(MAX_PARALLEL_TRANSFERS, max(1, len(config.data_types_for(installation))))
+    with DAG(
+        dag_id=dag_id,
+        schedule="@hourly",
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["migration", f"installation:{installation_id}", f"profile:{installation.target_profile}"],
+        doc_md=_doc(installation, config),
+        params={
+            "force": Param(False, type="boolean", description="Re-open a DONE installation and migrate again."),
+            "data_types": Param(
+                [], type="array", items={"type": "string"}, description="Only these data types (empty: all)."
+            ),
+        },
+        render_template_as_native_obj=False,
+    ) as dag:
+
+        @task.short_circuit(task_id="check_status")
+        def check_status() -> bool:
+            context = get_current_context()
+            decision = runtime.check_status(
+                installation_id, context["run_id"], force=bool(context["params"].get("force"))
+            )
+            return bool(decision["proceed"])
+
+        @task(task_id="prepare_target")
+        def prepare_target() -> list[str]:
+            selected = get_current_context()["params"].get("data_types") or []
+            return runtime.prepare_target(installation_id, selected)
+
+        @task(
+            task_id="transfer",
+            execution_timeout=TRANSFER_TIMEOUT,
+            map_index_template="{{ data_type_name }}",
+            max_active_tis_per_dagrun=parallel,
+        )
+        def transfer(data_type: str) -> dict[str, Any]:
+            context = get_current_context()
+            context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
+            return runtime.transfer(installation_id, data_type, context["run_id"], rate_share=parallel)
+
+        @task(task_id="summarize")
+        def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+            return runtime.summarize(installation_id, list(results))
+
+        @task.short_circuit(task_id="needs_follow_up", ignore_downstream_trigger_rules=False)
+        def needs_follow_up(summary: dict[str, Any]) -> bool:
+            return bool(summary["unfinished"])
+
+        follow_up = TriggerDagRunOperator(
+            task_id="follow_up",
+            trigger_dag_id=dag_id,
+            conf={"reason": "follow-up: a data type did not finish within its budget"},
+            wait_for_completion=False,
+        )
+
+        names = prepare_target()
+        check_status() >> names
+        summary = summarize(transfer.expand(data_type=names))
+        needs_follow_up(summary) >> follow_up
+    return dag
+
+
+def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
+    """All enabled installations' DAGs, or only the one a worker is running."""
+    config = config or load_config()
+    wanted = get_parsing_context().dag_id
+    dags = {}
+    for installation in config.enabled_installations:
+        dag_id = dag_id_for(installation.id)
+        if wanted is None or wanted == dag_id:
+            dags[dag_id] = build_dag(installation, config)
+    return dags

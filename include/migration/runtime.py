@@ -1,0 +1,163 @@
+"""What each DAG task does, with its I/O: the glue between Airflow and the package.
+
+Every function takes plain values (installation id, data type, run id) and
+returns small JSON-able dicts, so the DAG module only declares and the tests
+can call these directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.errors import FatalError
+from include.migration.schema import prepare_schema
+from include.migration.source.client import RemoteClient
+from include.migration.state import StateStore, Status
+from include.migration.status_tracker import decide_from_remote, decide_from_target
+from include.migration.target.connection import TargetDatabase, open_target
+from include.migration.target.profiles import TargetProfile, get_profile
+from include.migration.transfer import run_transfer
+
+log = logging.getLogger(__name__)
+
+
+def resolve(installation_id: str, config: MigrationConfig | None = None) -> tuple[MigrationConfig, InstallationSpec, TargetProfile]:
+    """The configuration, the installation and its target profile (with overrides)."""
+    config = config or load_config()
+    installation = config.installation(installation_id)
+    return config, installation, get_profile(installation.target_profile, installation.profile_overrides)
+
+
+@contextlib.contextmanager
+def target_database(installation: InstallationSpec, profile: TargetProfile) -> Iterator[TargetDatabase]:
+    """An open connection to the installation's target, closed afterwards."""
+    db = open_target(installation.target_conn_id, profile)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextlib.contextmanager
+def remote_client(installation: InstallationSpec) -> Iterator[RemoteClient]:
+    client = RemoteClient.from_conn_id(installation.remote_conn_id, installation.id)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def check_status(installation_id: str, run_id: str | None, force: bool = False) -> dict[str, Any]:
+    """The status tracker task: decides whether this run migrates; records the installation status."""
+    config, installation, profile = resolve(installation_id)
+    with target_database(installation, profile) as db:
+        prepare_schema(db, (), profile, installation.id)  # the state table must exist to be read
+        state = StateStore(db)
+        local = state.installation_status()
+        decision = decide_from_target(local, force)
+        remote_status = None
+        if decision is None:
+            with remote_client(installation) as client:
+                document = client.status()
+            remote_status = str(document["status"])
+            _check_announced_data_types(installation, config, document)
+            decision = decide_from_remote(local, remote_status, force)
+            if decision.record is not None:
+                state.set_installation_status(decision.record, run_id)
+    log.info("installation %s: %s", installation_id, decision.reason)
+    return {
+        "installation": installation_id,
+        "proceed": decision.proceed,
+        "reason": decision.reason,
+        "local_status": local.value if local else None,
+        "remote_status": remote_status,
+    }
+
+
+def _check_announced_data_types(installation: InstallationSpec, config: MigrationConfig, document: dict[str, Any]) -> None:
+    announced = document.get("dataTypes")
+    if not isinstance(announced, list):
+        return
+    missing = [d.name for d in config.data_types_for(installation) if d.name not in announced]
+    if missing:
+        raise FatalError(
+            f"installation {installation.id!r}: the remote does not serve the configured data types {missing} "
+            f"(it announces {announced}); fix the configuration or the remote"
+        )
+
+
+def prepare_target(installation_id: str, selected: Sequence[str] = ()) -> list[str]:
+    """Apply missing DDL; returns the data types this run transfers (all, or the selected subset)."""
+    config, installation, profile = resolve(installation_id)
+    data_types = config.data_types_for(installation)
+    names = [d.name for d in data_types]
+    unknown = [s for s in selected if s not in names]
+    if unknown:
+        raise FatalError(f"installation {installation_id!r}: unknown data types {unknown} requested; known: {names}")
+    with target_database(installation, profile) as db:
+        applied = prepare_schema(db, data_types, profile, installation.id)
+    log.info("installation %s: schema steps applied: %s", installation_id, applied or "none (up to date)")
+    return [n for n in names if not selected or n in selected]
+
+
+def transfer(
+    installation_id: str,
+    data_type: str,
+    run_id: str | None,
+    *,
+    budget_seconds: float | None = None,
+    rate_share: int = 1,
+) -> dict[str, Any]:
+    """The transfer task of one data type; returns its summary for XCom."""
+    config, installation, profile = resolve(installation_id)
+    spec = config.data_type(data_type)
+    budget = budget_seconds if budget_seconds is not None else installation.transfer_budget_seconds
+    with target_database(installation, profile) as db, remote_client(installation) as client:
+        result = run_transfer(
+            installation=installation,
+            data_type=spec,
+            client=client,
+            db=db,
+            profile=profile,
+            run_id=run_id,
+            budget_seconds=budget,
+            rate_share=rate_share,
+        )
+    return result.as_dict()
+
+
+def summarize(installation_id: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Collect the transfers' summaries; reports whether a follow-up run is needed."""
+    config, installation, profile = resolve(installation_id)
+    with target_database(installation, profile) as db:
+        rows = {r.data_type: r for r in StateStore(db).all() if r.data_type}
+    unfinished = sorted(r["data_type"] for r in results if not r["done"])
+    summary = {
+        "installation": installation_id,
+        "rows_this_run": sum(int(r["rows"]) for r in results),
+        "unfinished": unfinished,
+        "quiet": all(int(r["rows"]) == 0 for r in results) and not unfinished,
+        "data_types": {
+            r["data_type"]: {
+                "rows_this_run": r["rows"],
+                "done": r["done"],
+                "checkpoint": r["checkpoint"],
+                "rows_copied_total": rows[r["data_type"]].rows_copied if r["data_type"] in rows else None,
+            }
+            for r in results
+        },
+    }
+    for name, item in summary["data_types"].items():
+        log.info("installation %s, data type %s: %s", installation_id, name, item)
+    return summary
+
+
+def installation_status(installation_id: str) -> Status | None:
+    """The installation's status in its target (for the demo and operators)."""
+    _, installation, profile = resolve(installation_id)
+    with target_database(installation, profile) as db:
+        return StateStore(db).installation_status()

@@ -1,0 +1,1 @@
+"""The source side as seen by the migration: the remote API client and its paginator."""

@@ -1,0 +1,198 @@
+"""Client of the remote data-migration API, on the http provider's hook.
+
+One ``requests`` session (from ``HttpHook.get_conn``) is reused for every page.
+429, 5xx, connection errors, timeouts and unreadable bodies are retried with
+exponential backoff, honouring ``Retry-After``; other 4xx are fatal. Messages
+name the installation, data type and cursor, never the token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+import requests
+import tenacity
+
+from include.migration.errors import FatalError, RetryableError
+
+STATUS_PATH = "/data-migration/status"
+
+
+class RemoteRetryableError(RetryableError):
+    """A transient remote failure; carries the server's ``Retry-After`` when it sent one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RemoteFatalError(FatalError):
+    """The remote refused the request in a way retrying cannot fix."""
+
+
+class RemoteResponseError(FatalError):
+    """The remote's answer does not follow the contract."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page of the data endpoint."""
+
+    headers: list[str]
+    data: list[list[Any]]
+    after_id: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a transient failure."""
+
+    attempts: int = 6
+    base_seconds: float = 0.5
+    max_seconds: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+class RemoteClient:
+    """Talks to one installation's remote with its own bearer token."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        token: str,
+        installation_id: str,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self.installation_id = installation_id
+        self.policy = policy
+        self._sleep = sleep
+        session.headers.update({"Authorization": f"Bearer {token}", "X-Installation-Id": installation_id})
+        self._decoder = msgspec.json.Decoder()
+        self.requests_sent = 0
+        self.retries = 0
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str, installation_id: str, *, policy: RetryPolicy = RetryPolicy()) -> RemoteClient:
+        """Build from an Airflow HTTP connection whose password holds the installation's token."""
+        from airflow.providers.http.hooks.http import HttpHook
+
+        hook = HttpHook(method="GET", http_conn_id=conn_id)
+        session = hook.get_conn()
+        connection = hook.get_connection(conn_id)
+        if not connection.password:
+            raise RemoteFatalError(
+                f"installation {installation_id!r}: connection {conn_id!r} has no token (set its password)"
+            )
+        return cls(session, hook.base_url, connection.password, installation_id, policy=policy)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def status(self) -> dict[str, Any]:
+        """The installation's migration status document."""
+        body = self._get(STATUS_PATH, {}, what="status")
+        if not isinstance(body, dict) or "status" not in body:
+            raise RemoteResponseError(f"installation {self.installation_id!r}: status response has no 'status': {body!r:.200}")
+        return body
+
+    def fetch_page(self, data_type: str, after: Any, limit: int) -> Page:
+        """One page of ``data_type`` after the cursor ``after`` (None for the first page)."""
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        what = f"data type {data_type!r}, cursor {after!r}"
+        body = self._get(f"/data-migration/{data_type}/", params, what=what)
+        try:
+            headers, data, pagination = body["headers"], body["data"], body["pagination"]
+            after_id = pagination["afterId"]
+        except (KeyError, TypeError):
+            raise RemoteResponseError(
+                f"installation {self.installation_id!r}, {what}: the page lacks headers/data/pagination.afterId"
+            ) from None
+        if not isinstance(headers, list) or not isinstance(data, list):
+            raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: headers and data must be arrays")
+        if len(data) > limit:
+            raise RemoteResponseError(
+                f"installation {self.installation_id!r}, {what}: the page has {len(data)} rows, more than limit {limit}"
+            )
+        return Page(headers=headers, data=data, after_id=after_id)
+
+    def _get(self, path: str, params: Mapping[str, Any], *, what: str) -> Any:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(RemoteRetryableError),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._count_retry,
+        )
+        return retrying(self._get_once, path, params, what)
+
+    def _count_retry(self, _state: tenacity.RetryCallState) -> None:
+        self.retries += 1
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        backoff = min(self.policy.max_seconds, self.policy.base_seconds * 2 ** (state.attempt_number - 1))
+        backoff *= 0.5 + random.random() / 2  # jitter: many workers must not retry in lockstep
+        if isinstance(error, RemoteRetryableError) and error.retry_after is not None:
+            return min(max(error.retry_after, backoff), self.policy.max_seconds * 4)
+        return backoff
+
+    def _get_once(self, path: str, params: Mapping[str, Any], what: str) -> Any:
+        where = f"installation {self.installation_id!r}, {what}"
+        self.requests_sent += 1
+        try:
+            response = self._session.get(
+                self._base_url + path,
+                params=params,
+                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise RemoteRetryableError(f"{where}: {type(exc).__name__} talking to the remote: {exc}") from None
+        except requests.RequestException as exc:
+            raise RemoteFatalError(f"{where}: request failed: {exc}") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RemoteRetryableError(
+                f"{where}: the remote answered HTTP {status}: {response.text[:200]!r}",
+                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 400:
+            hint = " (the token is missing, wrong or scoped to another installation)" if status in (401, 403) else ""
+            raise RemoteFatalError(f"{where}: the remote answered HTTP {status}{hint}: {response.text[:200]!r}")
+        try:
+            return self._decoder.decode(response.content)
+        except (msgspec.DecodeError, requests.RequestException) as exc:
+            # A body cut short by a dropped connection decodes as malformed: worth another try.
+            raise RemoteRetryableError(f"{where}: the response is not valid JSON ({exc})") from None

@@ -1,0 +1,185 @@
+"""The migration state table in each installation's target, and its status rules.
+
+One row (``job_id = '__DATA_MIGRATION__'``) tracks the installation as a whole;
+one row per data type (``job_id = 'data_type:<name>'``) holds its status and
+durable checkpoint. Every write is a single autocommitted statement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+from typing import Any
+
+from include.migration.target.connection import TargetDatabase
+
+STATE_TABLE = "_migration_state"
+INSTALLATION_JOB_ID = "__DATA_MIGRATION__"
+
+
+class Status(str, enum.Enum):
+    READY = "READY"
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+def data_type_job_id(data_type: str) -> str:
+    return f"data_type:{data_type}"
+
+
+def state_table_ddl(db: TargetDatabase) -> str:
+    """The state table's DDL for the target's dialect."""
+    d = db.dialect
+    text = "TEXT"
+    stamp = "TEXT" if d.name == "sqlite" else "DATETIME(6)"
+    big = "INTEGER" if d.name == "sqlite" else "BIGINT"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {d.quote(STATE_TABLE)} (\n"
+        f"  {d.quote('job_id')} VARCHAR(255) NOT NULL,\n"
+        f"  {d.quote('data_type')} VARCHAR(128) NULL,\n"
+        f"  {d.quote('status')} VARCHAR(20) NOT NULL,\n"
+        f"  {d.quote('checkpoint')} {text} NULL,\n"
+        f"  {d.quote('rows_copied')} {big} NOT NULL DEFAULT 0,\n"
+        f"  {d.quote('pages_copied')} {big} NOT NULL DEFAULT 0,\n"
+        f"  {d.quote('run_id')} VARCHAR(255) NULL,\n"
+        f"  {d.quote('last_error')} {text} NULL,\n"
+        f"  {d.quote('created_at')} {stamp} NOT NULL,\n"
+        f"  {d.quote('updated_at')} {stamp} NOT NULL,\n"
+        f"  {d.quote('finished_at')} {stamp} NULL,\n"
+        f"  PRIMARY KEY ({d.quote('job_id')})\n"
+        f"){d.table_suffix}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StateRow:
+    """One row of the state table."""
+
+    job_id: str
+    data_type: str | None
+    status: Status
+    checkpoint: Any
+    rows_copied: int
+    pages_copied: int
+    run_id: str | None
+    last_error: str | None
+    updated_at: Any
+    finished_at: Any
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class StateStore:
+    """Reads and writes the state table of one installation's target."""
+
+    _COLUMNS = (
+        "job_id",
+        "data_type",
+        "status",
+        "checkpoint",
+        "rows_copied",
+        "pages_copied",
+        "run_id",
+        "last_error",
+        "updated_at",
+        "finished_at",
+    )
+
+    def __init__(self, db: TargetDatabase) -> None:
+        self.db = db
+        d = db.dialect
+        self._table = d.quote(STATE_TABLE)
+        self._p = d.placeholder
+
+    def get(self, job_id: str) -> StateRow | None:
+        cols = ", ".join(self.db.dialect.quote(c) for c in self._COLUMNS)
+        rows = self.db.query(f"SELECT {cols} FROM {self._table} WHERE {self._q('job_id')} = {self._p}", (job_id,))
+        return self._row(rows[0]) if rows else None
+
+    def all(self) -> list[StateRow]:
+        cols = ", ".join(self.db.dialect.quote(c) for c in self._COLUMNS)
+        return [self._row(r) for r in self.db.query(f"SELECT {cols} FROM {self._table} ORDER BY {self._q('job_id')}")]
+
+    def installation_status(self) -> Status | None:
+        row = self.get(INSTALLATION_JOB_ID)
+        return row.status if row else None
+
+    def set_installation_status(self, status: Status, run_id: str | None, error: str | None = None) -> None:
+        self._upsert(INSTALLATION_JOB_ID, None, status=status, run_id=run_id, last_error=error)
+
+    def checkpoint(self, data_type: str) -> Any:
+        row = self.get(data_type_job_id(data_type))
+        return row.checkpoint if row else None
+
+    def start_data_type(self, data_type: str, run_id: str | None) -> StateRow:
+        """Mark a data type IN_PROGRESS for this run (keeping its checkpoint); returns its row."""
+        self._upsert(data_type_job_id(data_type), data_type, status=Status.IN_PROGRESS, run_id=run_id, last_error=None)
+        row = self.get(data_type_job_id(data_type))
+        assert row is not None
+        return row
+
+    def save_checkpoint(self, data_type: str, checkpoint: Any, rows: int, pages: int) -> None:
+        """Advance a data type's checkpoint after its rows are committed (one statement)."""
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('checkpoint')} = {p}, {q('rows_copied')} = {q('rows_copied')} + {p}, "
+            f"{q('pages_copied')} = {q('pages_copied')} + {p}, {q('updated_at')} = {p} "
+            f"WHERE {q('job_id')} = {p}",
+            (json.dumps(checkpoint), rows, pages, _now(), data_type_job_id(data_type)),
+        )
+
+    def reset_checkpoint(self, data_type: str, checkpoint: Any = None) -> None:
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('checkpoint')} = {p}, {q('updated_at')} = {p} WHERE {q('job_id')} = {p}",
+            (None if checkpoint is None else json.dumps(checkpoint), _now(), data_type_job_id(data_type)),
+        )
+
+    def fail_data_type(self, data_type: str, error: str) -> None:
+        self._upsert(data_type_job_id(data_type), data_type, status=Status.FAILED, last_error=error[:60_000])
+
+    def _upsert(self, job_id: str, data_type: str | None, **fields: Any) -> None:
+        now = _now()
+        if "status" in fields:
+            fields["status"] = Status(fields["status"]).value
+            fields["finished_at"] = now if fields["status"] == Status.DONE.value else None
+        fields["updated_at"] = now
+        existing = self.get(job_id)
+        p, q = self._p, self._q
+        if existing is None:
+            values = {"job_id": job_id, "data_type": data_type, "created_at": now, "status": Status.READY.value}
+            values.update(fields)
+            cols = ", ".join(q(c) for c in values)
+            self.db.execute(
+                f"INSERT INTO {self._table} ({cols}) VALUES ({', '.join([p] * len(values))})", tuple(values.values())
+            )
+        else:
+            assignments = ", ".join(f"{q(c)} = {p}" for c in fields)
+            self.db.execute(
+                f"UPDATE {self._table} SET {assignments} WHERE {q('job_id')} = {p}", (*fields.values(), job_id)
+            )
+
+    def _q(self, name: str) -> str:
+        return self.db.dialect.quote(name)
+
+    @staticmethod
+    def _row(raw: tuple[Any, ...]) -> StateRow:
+        job_id, data_type, status, checkpoint, rows, pages, run_id, error, updated, finished = raw
+        return StateRow(
+            job_id=job_id,
+            data_type=data_type,
+            status=Status(status),
+            checkpoint=json.loads(checkpoint) if checkpoint is not None else None,
+            rows_copied=int(rows),
+            pages_copied=int(pages),
+            run_id=run_id,
+            last_error=error,
+            updated_at=updated,
+            finished_at=finished,
+        )

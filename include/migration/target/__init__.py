@@ -1,0 +1,1 @@
+"""The target side: profiles, SQL dialects, connections, throttling and the bulk writer."""

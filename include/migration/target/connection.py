@@ -1,0 +1,217 @@
+"""Connections to an installation's target database, behind one small interface.
+
+``MySqlTarget`` serves TiDB / Forge SQL, MySQL 8 and MariaDB through the mysql
+provider's hook; ``SqliteTarget`` serves the embedded demo. Both autocommit
+every statement (the targets we write to offer no transactions to rely on) and
+send exactly one statement per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect
+from include.migration.target.profiles import TargetProfile
+
+
+class TargetDatabase(Protocol):
+    """What the writer, the state store and the schema runner need from a target."""
+
+    dialect: Dialect
+    last_statement_bytes: int
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement with bound values; returns the affected row count."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one SELECT and return all rows."""
+
+    def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Prepare rows for :meth:`execute_values`; ``size_of`` tells each one's size in the statement."""
+
+    def size_of(self, rendered: Any) -> int:
+        """Bytes a rendered row adds to the statement text."""
+
+    def execute_values(self, prefix: str, rendered: Sequence[Any], width: int, suffix: str) -> int:
+        """Run ``prefix`` + the rows + ``suffix`` as one statement."""
+
+    def max_packet_bytes(self) -> int:
+        """The largest statement the server accepts."""
+
+    def existing_columns(self, table: str) -> list[str] | None:
+        """Column names of ``table``, or None when it does not exist."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class MySqlTarget:
+    """A mysqlclient connection with autocommit, utf8mb4 and UTC session time zone."""
+
+    dialect = MYSQL_DIALECT
+
+    def __init__(self, connection: Any, profile: TargetProfile) -> None:
+        self._conn = connection
+        self._conn.autocommit(True)
+        self._conn.set_character_set("utf8mb4")
+        self.last_statement_bytes = 0
+        self.statements_sent = 0
+        self.execute("SET time_zone = '+00:00'")
+        version = self.query("SELECT VERSION()")[0][0]
+        self.is_mariadb = "mariadb" in str(version).lower()
+        if profile.statement_timeout_seconds:
+            if self.is_mariadb:
+                self.execute(f"SET SESSION max_statement_time = {float(profile.statement_timeout_seconds):.3f}")
+            else:  # MySQL / TiDB: applies to SELECT only
+                self.execute(f"SET SESSION max_execution_time = {int(profile.statement_timeout_seconds * 1000)}")
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str, profile: TargetProfile) -> MySqlTarget:
+        from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+        return cls(MySqlHook(mysql_conn_id=conn_id).get_conn(), profile)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._cursor() as cursor:
+            count = cursor.execute(sql, tuple(params) if params else None)
+            self._record(cursor)
+            return int(count or 0)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._cursor() as cursor:
+            cursor.execute(sql, tuple(params) if params else None)
+            self._record(cursor)
+            return list(cursor.fetchall())
+
+    def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
+        # The driver's own escaping (what cursor.execute does to parameters), done
+        # once per row so that statement sizes are exact before sending.
+        literal = self._conn.literal
+        return [literal(tuple(row)) for row in rows]
+
+    def size_of(self, rendered: bytes) -> int:
+        return len(rendered)
+
+    def execute_values(self, prefix: str, rendered: Sequence[bytes], width: int, suffix: str) -> int:
+        statement = prefix.encode() + b",".join(rendered) + suffix.encode()
+        with self._cursor() as cursor:
+            count = cursor.execute(statement)
+            self._record(cursor)
+            return int(count or 0)
+
+    def max_packet_bytes(self) -> int:
+        return int(self.query("SELECT @@max_allowed_packet")[0][0])
+
+    def existing_columns(self, table: str) -> list[str] | None:
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+        return [r[0] for r in rows] or None
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection must not mask the real error
+            pass
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        cursor = self._conn.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _record(self, cursor: Any) -> None:
+        executed = getattr(cursor, "_executed", None)
+        self.last_statement_bytes = len(executed) if executed is not None else 0
+        self.statements_sent += 1
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+class SqliteTarget:
+    """The embedded demo target: one SQLite file per installation."""
+
+    dialect = SQLITE_DIALECT
+
+    def __init__(self, path: str, profile: TargetProfile) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self.last_statement_bytes = 0
+        self.statements_sent = 0
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str, profile: TargetProfile) -> SqliteTarget:
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection(conn_id)
+        return cls(connection.host or connection.schema or "", profile)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = self._conn.execute(sql, [_sqlite_value(p) for p in params])
+        self._record(sql)
+        return cursor.rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows = self._conn.execute(sql, [_sqlite_value(p) for p in params]).fetchall()
+        self._record(sql)
+        return rows
+
+    def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        return [tuple(_sqlite_value(v) for v in row) for row in rows]
+
+    def size_of(self, rendered: tuple[Any, ...]) -> int:
+        return 2 * len(rendered)  # placeholders only: values travel bound
+
+    def execute_values(self, prefix: str, rendered: Sequence[tuple[Any, ...]], width: int, suffix: str) -> int:
+        row = self.dialect.row_placeholders(width)
+        sql = prefix + ", ".join([row] * len(rendered)) + suffix
+        cursor = self._conn.execute(sql, [v for r in rendered for v in r])
+        self._record(sql)
+        return cursor.rowcount
+
+    def max_packet_bytes(self) -> int:
+        return 1_000_000_000
+
+    def existing_columns(self, table: str) -> list[str] | None:
+        rows = self._conn.execute(f"PRAGMA table_info({self.dialect.quote(table)})").fetchall()
+        return [r[1] for r in rows] or None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _record(self, sql: str) -> None:
+        self.last_statement_bytes = len(sql.encode())
+        self.statements_sent += 1
+
+
+def open_target(conn_id: str, profile: TargetProfile, *, attempts: int = 3) -> TargetDatabase:
+    """Connect to the target named by an Airflow connection, per the profile's dialect."""
+    factory = SqliteTarget if profile.dialect == "sqlite" else MySqlTarget
+    for attempt in range(1, attempts + 1):
+        try:
+            return factory.from_conn_id(conn_id, profile)
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(min(2.0**attempt, 10.0))
+    raise AssertionError("unreachable")

@@ -1,0 +1,143 @@
+"""The bulk upsert writer: multi-row statements sized to the target profile.
+
+Each statement is ``INSERT ... VALUES (...), (...) ON DUPLICATE KEY UPDATE``
+(or SQLite's ``ON CONFLICT``), filled with as many rows as fit the profile's
+byte and row limits, sent one per request with autocommit, at no more than the
+profile's statement rate and query-time budget. Upserts keyed by the primary
+key make a replayed page harmless.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from include.migration.config import DataTypeSpec
+from include.migration.errors import FatalError, RetryableError
+from include.migration.target.connection import TargetDatabase
+from include.migration.target.profiles import TargetProfile
+from include.migration.target.throttle import QueryTimeBudget, RateLimiter
+
+# Room for the protocol header and the server's own framing on top of the statement text.
+_PACKET_SLACK = 1024
+
+
+class RowTooLargeError(FatalError):
+    """A single row does not fit in one statement under the profile's limit."""
+
+
+class TargetWriteError(FatalError):
+    """The target rejected a statement (a value out of range, too long, ...)."""
+
+
+class TargetUnavailableError(RetryableError):
+    """The target could not be reached or dropped the connection."""
+
+
+@dataclasses.dataclass
+class WriteStats:
+    """Counters of what a writer sent (for XCom summaries, tests and the bench)."""
+
+    rows: int = 0
+    statements: int = 0
+    bytes_sent: int = 0
+    max_statement_bytes: int = 0
+    seconds_in_target: float = 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+
+class UpsertWriter:
+    """Writes one data type's rows into its target table."""
+
+    def __init__(
+        self,
+        db: TargetDatabase,
+        data_type: DataTypeSpec,
+        profile: TargetProfile,
+        *,
+        installation_id: str,
+        rate_share: int = 1,
+    ) -> None:
+        self.db = db
+        self.data_type = data_type
+        self.installation_id = installation_id
+        dialect = db.dialect
+        columns = data_type.column_names
+        self._prefix = dialect.insert_prefix(data_type.target_table, columns)
+        self._suffix = dialect.upsert_suffix(columns, data_type.primary_key)
+        self._width = len(columns)
+        if profile.max_statement_bytes is not None:
+            self.max_statement_bytes = profile.max_statement_bytes
+        else:
+            self.max_statement_bytes = min(db.max_packet_bytes() - _PACKET_SLACK, profile.statement_bytes_cap)
+        self.max_rows = max(1, min(profile.max_rows_per_statement, profile.max_bind_parameters // self._width))
+        share = max(rate_share, 1)
+        rate = profile.max_statements_per_second / share if profile.max_statements_per_second else None
+        budget = profile.query_seconds_per_minute / share if profile.query_seconds_per_minute else None
+        self.rate_limiter = RateLimiter(rate)
+        self.query_budget = QueryTimeBudget(budget)
+        self.stats = WriteStats()
+        self._fixed_bytes = len(self._prefix.encode()) + len(self._suffix.encode())
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Upsert ``rows`` (already converted, in configured column order); returns rows written."""
+        if not rows:
+            return 0
+        rendered = self.db.render_rows(rows)
+        size_of = self.db.size_of
+        limit = self.max_statement_bytes
+        start, size = 0, self._fixed_bytes
+        for index, item in enumerate(rendered):
+            row_bytes = size_of(item)
+            if self._fixed_bytes + row_bytes > limit:
+                key = rows[index][self.data_type.key_index]
+                raise RowTooLargeError(
+                    f"installation {self.installation_id!r}, data type {self.data_type.name!r}, key {key!r}: "
+                    f"the row needs {self._fixed_bytes + row_bytes} bytes in one statement, over the "
+                    f"target limit of {limit} bytes; the row cannot be stored in this target profile"
+                )
+            separator = 1 if index > start else 0
+            if index > start and (size + separator + row_bytes > limit or index - start >= self.max_rows):
+                self._send(rows, rendered, start, index, size)
+                start, size, separator = index, self._fixed_bytes, 0
+            size += separator + row_bytes
+        self._send(rows, rendered, start, len(rendered), size)
+        return len(rows)
+
+    def _send(self, rows: Sequence[Sequence[Any]], rendered: list[Any], start: int, stop: int, size: int) -> None:
+        self.rate_limiter.acquire()
+        self.query_budget.wait()
+        began = time.monotonic()
+        try:
+            self.db.execute_values(self._prefix, rendered[start:stop], self._width, self._suffix)
+        except Exception as exc:
+            first, last = rows[start][self.data_type.key_index], rows[stop - 1][self.data_type.key_index]
+            where = (
+                f"installation {self.installation_id!r}, data type {self.data_type.name!r}, "
+                f"keys {first!r}..{last!r} ({stop - start} rows)"
+            )
+            if type(exc).__name__ in ("OperationalError", "InterfaceError") and not _is_data_error(exc):
+                raise TargetUnavailableError(f"{where}: target unavailable: {exc}") from exc
+            raise TargetWriteError(f"{where}: the target rejected the rows: {exc}") from exc
+        elapsed = time.monotonic() - began
+        self.query_budget.record(elapsed)
+        sent = self.db.last_statement_bytes or size
+        stats = self.stats
+        stats.rows += stop - start
+        stats.statements += 1
+        stats.bytes_sent += sent
+        stats.max_statement_bytes = max(stats.max_statement_bytes, sent)
+        stats.seconds_in_target += elapsed
+
+
+# MySQL error codes that arrive as OperationalError but are about the data, not the link.
+_DATA_ERROR_CODES = {1264, 1265, 1366, 1406, 1292, 1367, 3140}
+
+
+def _is_data_error(exc: Exception) -> bool:
+    args = getattr(exc, "args", ())
+    return bool(args) and isinstance(args[0], int) and args[0] in _DATA_ERROR_CODES

@@ -1,0 +1,112 @@
+"""Configuration validation: typed objects from YAML, errors naming file, installation and field."""
+
+from pathlib import Path
+
+import pytest
+
+from include.migration.config import ColumnType, ConfigError, load_config, parse_config
+from include.migration.identifiers import IdentifierError
+
+BASE = {
+    "defaults": {"remote_conn_id": "remote_{installation}", "target_conn_id": "target_{installation}"},
+    "data_types": [
+        {
+            "name": "users",
+            "primary_key": "id",
+            "columns": [{"name": "id", "type": "bigint"}, {"name": "email", "type": "varchar(255)"}],
+        }
+    ],
+    "installations": [{"id": "acme"}, {"id": "globex", "enabled": False}],
+}
+
+
+def _with(**changes):
+    raw = {k: (list(v) if isinstance(v, list) else dict(v)) for k, v in BASE.items()}
+    raw.update(changes)
+    return raw
+
+
+def test_shipped_config_is_valid():
+    config = load_config(Path(__file__).resolve().parents[1] / "dags" / "migration_config.yaml")
+    assert [i.id for i in config.enabled_installations] == ["acme", "globex", "initech"]
+    assert {d.name for d in config.data_types} == {"users", "issues", "comments"}
+
+
+def test_defaults_fill_connection_ids_and_key_is_not_null():
+    config = parse_config(_with())
+    acme = config.installation("acme")
+    assert (acme.remote_conn_id, acme.target_conn_id) == ("remote_acme", "target_acme")
+    assert [i.id for i in config.enabled_installations] == ["acme"]
+    users = config.data_type("users")
+    assert users.target_table == "users" and users.key_column.nullable is False
+    assert users.columns[1].type == ColumnType(base="varchar", length=255)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("decimal(12,2)", (12, 2)), ("DECIMAL(5, 0)", (5, 0))],
+)
+def test_decimal_types_parse(text, expected):
+    kind = ColumnType.parse(text)
+    assert (kind.precision, kind.scale) == expected
+
+
+@pytest.mark.parametrize("text", ["varchar", "decimal(3,4)", "money", "int(5)", "varchar(0)"])
+def test_bad_types_are_rejected(text):
+    with pytest.raises(ValueError, match="type|varchar|decimal"):
+        ColumnType.parse(text)
+
+
+def test_error_names_file_installation_and_field():
+    raw = _with(installations=[{"id": "acme", "target_profile": "oracle"}])
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, source="conf.yaml")
+    message = str(info.value)
+    assert "conf.yaml" in message and "installation 'acme'" in message and "target_profile" in message
+
+
+def test_error_names_data_type_and_column():
+    raw = _with(data_types=[{"name": "users", "primary_key": "id", "columns": [{"name": "id", "type": "uuid"}]}])
+    with pytest.raises(ConfigError, match=r"data type 'users': data_types\.0\.columns\.0\.type"):
+        parse_config(raw, source="conf.yaml")
+
+
+@pytest.mark.parametrize("name", ["na`me", "x; DROP TABLE t", "a--b", "a b", "na'me", 'na"me', "1abc"])
+def test_hostile_column_names_are_rejected(name):
+    raw = _with(data_types=[{"name": "users", "primary_key": "id", "columns": [{"name": "id", "type": "bigint"}, {"name": name, "type": "text"}]}])
+    with pytest.raises(ConfigError, match="is not allowed"):
+        parse_config(raw)
+
+
+def test_hostile_target_table_rejected():
+    with pytest.raises(IdentifierError):
+        from include.migration.identifiers import quote_identifier
+
+        quote_identifier("users`; DROP TABLE x; --")
+
+
+def test_primary_key_must_be_a_column_of_key_type():
+    raw = _with(data_types=[{"name": "users", "primary_key": "nope", "columns": [{"name": "id", "type": "bigint"}]}])
+    with pytest.raises(ConfigError, match="primary_key 'nope' is not one of the columns"):
+        parse_config(raw)
+    raw = _with(data_types=[{"name": "users", "primary_key": "id", "columns": [{"name": "id", "type": "json"}]}])
+    with pytest.raises(ConfigError, match="keys must be bigint, int or varchar"):
+        parse_config(raw)
+
+
+def test_duplicate_installations_and_unknown_keys_fail():
+    with pytest.raises(ConfigError, match="duplicate ids"):
+        parse_config(_with(installations=[{"id": "a"}, {"id": "a"}]))
+    with pytest.raises(ConfigError, match="unknown top-level keys"):
+        parse_config(_with(extra=1))
+    with pytest.raises(ConfigError, match="Extra inputs"):
+        parse_config(_with(installations=[{"id": "a", "colour": "red"}]))
+
+
+def test_unreadable_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data_types: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
