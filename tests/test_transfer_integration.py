@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,24 +54,26 @@ def test_budget_stops_and_next_run_resumes_from_checkpoint(ready, config, source
 
 
 def test_statements_never_exceed_the_profile_byte_limit(ready, config, source_url):
-    """Read what the server received (its general log), not what we think we sent."""
+    """Read what the server received (its general log file, raw bytes), not what we think we sent."""
     admin = mariadb_connection()
-    admin.query("SET GLOBAL log_output = 'TABLE'")
-    admin.query("TRUNCATE TABLE mysql.general_log")
+    cursor = admin.cursor()
+    cursor.execute("SELECT @@datadir")
+    log_file = Path(cursor.fetchone()[0]) / "migration_test_general.log"
+    log_file.unlink(missing_ok=True)
+    admin.query("SET GLOBAL log_output = 'FILE'")
+    admin.query(f"SET GLOBAL general_log_file = '{log_file.name}'")  # written by the server, in its datadir
     admin.query("SET GLOBAL general_log = 'ON'")
     try:
         runtime.prepare_target("tiny")
         result = runtime.transfer("tiny", "issues", "run-1")
     finally:
         admin.query("SET GLOBAL general_log = 'OFF'")
-    cursor = admin.cursor()
-    cursor.execute(
-        "SELECT LENGTH(argument) FROM mysql.general_log "
-        "WHERE command_type = 'Query' AND argument LIKE 'INSERT INTO `issues`%%'"
-    )
-    sizes = [int(r[0]) for r in cursor.fetchall()]
-    admin.query("TRUNCATE TABLE mysql.general_log")
-    admin.close()
+        admin.close()
+    marker = b"Query\tINSERT INTO `issues` "
+    # Escaped values keep each statement on one line (newlines in data travel as \n).
+    lines = log_file.read_bytes().splitlines()
+    log_file.unlink()
+    sizes = [len(line) - line.index(marker) - len(b"Query\t") for line in lines if marker in line]
     assert result["done"] and result["rows"] == ROWS_PER_TYPE
     assert len(sizes) == result["statements"] > result["pages"]  # pages had to be split
     assert max(sizes) <= 16384
