@@ -96,7 +96,8 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
 
         @task(task_id="summarize")
         def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-            return runtime.summarize(installation_id, list(results))
+            # Index instead of iterating: iteration probes one past the end and logs a spurious 404.
+            return runtime.summarize(installation_id, [results[i] for i in range(len(results))])
 
         @task.short_circuit(task_id="needs_follow_up", ignore_downstream_trigger_rules=False)
         def needs_follow_up(summary: dict[str, Any]) -> bool:
