@@ -25,6 +25,7 @@ demo: airflow-db
 	$(PY) -m include.migration.demo
 
 test: airflow-db
+	@scripts/bootstrap.sh test
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 lock:

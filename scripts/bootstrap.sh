@@ -9,11 +9,13 @@ PYTHON=${PYTHON:-python3.11}
 UV_VERSION=0.13.8
 
 need_apt=()
+# `bootstrap.sh test` also brings what only the tests use (docker-compose validates the compose file).
+if [ "${1:-}" = test ]; then command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose); fi
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || need_apt+=(libmariadb-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "bootstrap: please install ${need_apt[*]} (needed to build mysqlclient)" >&2; exit 1
+    echo "bootstrap: please install ${need_apt[*]} (mysqlclient builds against them; tests use docker-compose)" >&2; exit 1
   fi
   echo "bootstrap: installing ${need_apt[*]}"
   apt-get update -qq

@@ -110,3 +110,17 @@ def test_unreadable_and_invalid_yaml(tmp_path):
     bad.write_text("data_types: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_several_files_merge_in_order(tmp_path, monkeypatch):
+    base = Path(__file__).resolve().parents[1] / "dags" / "migration_config.yaml"
+    overlay = tmp_path / "env.yaml"
+    overlay.write_text("defaults:\n  target_profile: mysql\ninstallations:\n  - {id: solo}\n")
+    import os
+
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{base}{os.pathsep}{overlay}")
+    config = load_config()
+    assert [i.id for i in config.installations] == ["solo"]
+    assert config.installation("solo").target_profile == "mysql"
+    assert config.installation("solo").remote_conn_id == "migration_remote_solo"  # base defaults kept
+    assert len(config.data_types) == 3

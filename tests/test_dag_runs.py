@@ -35,3 +35,20 @@ def test_dag_runs_copy_two_installations_and_a_second_run_is_quiet(airflow_db, r
     assert again.state == DagRunState.SUCCESS
     summaries = [ti.xcom_pull(task_ids="summarize") for ti in again.get_task_instances() if ti.task_id == "summarize"]
     assert summaries and summaries[0]["rows_this_run"] == 0 and summaries[0]["quiet"] is True
+
+
+def test_unfinished_transfer_triggers_a_follow_up_run(airflow_db, remote, fresh_targets, config):
+    from airflow.models.dagrun import DagRun
+
+    dag_id = dag_id_for("partial")
+    run = build_dags(config)[dag_id].test()
+    assert run.state == DagRunState.SUCCESS, _task_states(run)
+    states = _task_states(run)
+    assert states[("needs_follow_up", -1)] == "success" and states[("follow_up", -1)] == "success"
+    summary = next(ti.xcom_pull(task_ids="summarize") for ti in run.get_task_instances() if ti.task_id == "summarize")
+    assert summary["unfinished"] == ["comments"] and summary["rows_this_run"] == 1000
+    # The checkpoint of the page that was committed is durable; the next run continues there.
+    assert state_rows("partial")["data_type:comments"]["checkpoint"] == "1000"
+    triggered = [r for r in DagRun.find(dag_id=dag_id) if r.run_id != run.run_id and (r.conf or {}).get("reason")]
+    assert triggered, "no follow-up run was triggered"
+    assert "follow-up" in triggered[-1].conf["reason"]

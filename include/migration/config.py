@@ -260,19 +260,41 @@ def parse_config(raw: Any, source: str = "<memory>") -> MigrationConfig:
         raise ConfigError(f"{source}: invalid migration configuration:\n  " + "\n  ".join(lines)) from None
 
 
-def config_path() -> Path:
-    """The configuration file in use: ``$MIGRATION_CONFIG`` or the one shipped next to the DAGs."""
-    return Path(os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
+def config_paths() -> tuple[Path, ...]:
+    """The configuration files in use: ``$MIGRATION_CONFIG`` (``os.pathsep``-separated) or the shipped one."""
+    value = os.environ.get(CONFIG_PATH_ENV)
+    if not value:
+        return (DEFAULT_CONFIG_PATH,)
+    return tuple(Path(part) for part in value.split(os.pathsep) if part)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> MigrationConfig:
-    """Read and validate a configuration file (the default one when ``path`` is None)."""
-    resolved = Path(path) if path is not None else config_path()
-    return _load_cached(str(resolved.resolve()), resolved.stat().st_mtime_ns if resolved.exists() else 0)
+    """Read and validate the configuration (the files in ``$MIGRATION_CONFIG`` when ``path`` is None).
+
+    Several files are merged in order: a later file's ``data_types`` or
+    ``installations`` replace the earlier ones and its ``defaults`` are laid
+    over them, so an environment can keep the data types and bring its own
+    installations.
+    """
+    paths = (Path(path),) if path is not None else config_paths()
+    keys = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0) for p in paths)
+    return _load_cached(keys)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(path: str, _mtime: int) -> MigrationConfig:
+def _load_cached(keys: tuple[tuple[str, int], ...]) -> MigrationConfig:
+    merged: dict[str, Any] = {}
+    for path, _mtime in keys:
+        raw = _read_yaml(path)
+        for key, value in raw.items():
+            if key == "defaults" and isinstance(value, dict):
+                merged["defaults"] = {**merged.get("defaults", {}), **value}
+            else:
+                merged[key] = value
+    return parse_config(merged, source=" + ".join(path for path, _ in keys))
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -281,4 +303,6 @@ def _load_cached(path: str, _mtime: int) -> MigrationConfig:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(raw, source=path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping with data_types and installations")
+    return raw
