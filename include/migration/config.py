@@ -101,8 +101,12 @@ class DataTypeSpec(_Frozen):
     target_table: str = ""
     source_table: str = ""
     page_size: Annotated[int, Field(ge=1, le=10_000)] = 500
-    cursor_mode: Literal["key"] = "key"
+    cursor_mode: Literal["key", "updated_at"] = "key"
+    updated_at_column: str | None = None
+    lag_seconds: Annotated[float, Field(ge=0)] = 60.0
+    soft_delete_column: str | None = None
     max_pages_per_pass: Annotated[int, Field(ge=1)] = 1_000_000
+    validation_chunk_rows: Annotated[int, Field(ge=10, le=100_000)] = 2_000
 
     @field_validator("name")
     @classmethod
@@ -130,6 +134,17 @@ class DataTypeSpec(_Frozen):
         key = self.key_column
         if key.type.base not in _KEY_TYPES:
             raise ValueError(f"primary_key {key.name!r} has type {key.type}; keys must be bigint, int or varchar")
+        if self.cursor_mode == "updated_at":
+            if not self.updated_at_column:
+                raise ValueError("cursor_mode updated_at needs updated_at_column")
+            if self.updated_at_column not in names or self.column(self.updated_at_column).type.base != "timestamp":
+                raise ValueError(f"updated_at_column {self.updated_at_column!r} must be a timestamp column")
+        elif self.updated_at_column is not None:
+            raise ValueError("updated_at_column is only used with cursor_mode updated_at")
+        if self.soft_delete_column is not None:
+            if self.soft_delete_column in names:
+                raise ValueError(f"soft_delete_column {self.soft_delete_column!r} must not be one of the columns")
+            validate_identifier(self.soft_delete_column, "soft_delete_column")
         if key.nullable:
             object.__setattr__(
                 self,
@@ -141,6 +156,9 @@ class DataTypeSpec(_Frozen):
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
 
     @property
     def key_column(self) -> ColumnSpec:
@@ -216,7 +234,8 @@ class MigrationConfig(_Frozen):
 def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     """Fill per-installation and per-data-type fields from the ``defaults`` block."""
     defaults = dict(raw.get("defaults") or {})
-    dt_defaults = {k: defaults.pop(k) for k in ("page_size", "max_pages_per_pass") if k in defaults}
+    dt_keys = ("page_size", "max_pages_per_pass", "lag_seconds", "validation_chunk_rows")
+    dt_defaults = {k: defaults.pop(k) for k in dt_keys if k in defaults}
     out = {key: value for key, value in raw.items() if key != "defaults"}
     out["data_types"] = [{**dt_defaults, **(d or {})} for d in raw.get("data_types") or []]
     installations = []
