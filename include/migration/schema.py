@@ -14,14 +14,15 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from include.migration.config import DataTypeSpec
+from include.migration.config import ColumnSpec, DataTypeSpec
 from include.migration.errors import FatalError
-from include.migration.state import STATE_TABLE, state_table_ddl
+from include.migration.state import STATE_TABLE_SPEC
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
 from include.migration.target.throttle import RateLimiter
 
 SCHEMA_TABLE = "_migration_schema"
+INTERNAL_TABLES: tuple[DataTypeSpec, ...] = (STATE_TABLE_SPEC,)
 
 
 class QuotaError(FatalError):
@@ -48,20 +49,26 @@ def _schema_table_ddl(db: TargetDatabase) -> str:
     )
 
 
+def target_columns(spec: DataTypeSpec) -> tuple[ColumnSpec, ...]:
+    """The target table's columns: the configured ones, plus the soft-delete marker when configured."""
+    if spec.soft_delete_column is None:
+        return spec.columns
+    return (*spec.columns, ColumnSpec(name=spec.soft_delete_column, type="timestamp", nullable=True))
+
+
 def plan_steps(db: TargetDatabase, data_types: Sequence[DataTypeSpec]) -> list[SchemaStep]:
     """The DDL still needed for the state table and every data type's table, by looking at the live schema."""
     d = db.dialect
     steps: list[SchemaStep] = []
-    if db.existing_columns(STATE_TABLE) is None:
-        steps.append(SchemaStep(f"create_table:{STATE_TABLE}", state_table_ddl(db)))
-    for spec in data_types:
+    for spec in (*INTERNAL_TABLES, *data_types):
+        columns = target_columns(spec)
         existing = db.existing_columns(spec.target_table)
         if existing is None:
-            ddl = d.create_table(spec.target_table, spec.columns, spec.primary_key)
+            ddl = d.create_table(spec.target_table, columns, spec.primary_key)
             steps.append(SchemaStep(f"create_table:{spec.target_table}", ddl))
             continue
         present = {c.lower() for c in existing}
-        for column in spec.columns:
+        for column in columns:
             if column.name.lower() not in present:
                 steps.append(
                     SchemaStep(f"add_column:{spec.target_table}.{column.name}", d.add_column(spec.target_table, column))
@@ -73,7 +80,7 @@ def check_quotas(db: TargetDatabase, data_types: Sequence[DataTypeSpec], profile
     """Fail before copying when the configured tables cannot fit the profile's table quota."""
     if profile.max_tables is None:
         return
-    needed = len(data_types) + 2  # the state and schema tables
+    needed = len(data_types) + len(INTERNAL_TABLES) + 1  # + the schema table
     if needed > profile.max_tables:
         raise QuotaError(
             f"installation {installation_id!r}: {needed} tables are needed but the {profile.name!r} profile "

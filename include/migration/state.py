@@ -13,6 +13,7 @@ import enum
 import json
 from typing import Any
 
+from include.migration.config import ColumnSpec, DataTypeSpec
 from include.migration.target.connection import TargetDatabase
 
 STATE_TABLE = "_migration_state"
@@ -31,28 +32,36 @@ def data_type_job_id(data_type: str) -> str:
     return f"data_type:{data_type}"
 
 
-def state_table_ddl(db: TargetDatabase) -> str:
-    """The state table's DDL for the target's dialect."""
-    d = db.dialect
-    text = "TEXT"
-    stamp = "TEXT" if d.name == "sqlite" else "DATETIME(6)"
-    big = "INTEGER" if d.name == "sqlite" else "BIGINT"
-    return (
-        f"CREATE TABLE IF NOT EXISTS {d.quote(STATE_TABLE)} (\n"
-        f"  {d.quote('job_id')} VARCHAR(255) NOT NULL,\n"
-        f"  {d.quote('data_type')} VARCHAR(128) NULL,\n"
-        f"  {d.quote('status')} VARCHAR(20) NOT NULL,\n"
-        f"  {d.quote('checkpoint')} {text} NULL,\n"
-        f"  {d.quote('rows_copied')} {big} NOT NULL DEFAULT 0,\n"
-        f"  {d.quote('pages_copied')} {big} NOT NULL DEFAULT 0,\n"
-        f"  {d.quote('run_id')} VARCHAR(255) NULL,\n"
-        f"  {d.quote('last_error')} {text} NULL,\n"
-        f"  {d.quote('created_at')} {stamp} NOT NULL,\n"
-        f"  {d.quote('updated_at')} {stamp} NOT NULL,\n"
-        f"  {d.quote('finished_at')} {stamp} NULL,\n"
-        f"  PRIMARY KEY ({d.quote('job_id')})\n"
-        f"){d.table_suffix}"
+def _internal_table(name: str, key: str, columns: list[tuple[str, str, bool]]) -> DataTypeSpec:
+    return DataTypeSpec(
+        name=name.strip("_"),
+        primary_key=key,
+        target_table=name,
+        columns=tuple(ColumnSpec(name=n, type=t, nullable=nullable) for n, t, nullable in columns),
     )
+
+
+# The package's own tables, described like data types so the schema runner
+# creates them and adds columns to them the same way.
+STATE_TABLE_SPEC = _internal_table(
+    STATE_TABLE,
+    "job_id",
+    [
+        ("job_id", "varchar(255)", False),
+        ("data_type", "varchar(128)", True),
+        ("status", "varchar(20)", False),
+        ("checkpoint", "text", True),
+        ("rows_copied", "bigint", False),
+        ("pages_copied", "bigint", False),
+        ("run_id", "varchar(255)", True),
+        ("last_error", "text", True),
+        ("created_at", "timestamp", False),
+        ("updated_at", "timestamp", False),
+        ("finished_at", "timestamp", True),
+        ("quiet_passes", "int", True),
+        ("last_pass", "text", True),
+    ],
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +162,14 @@ class StateStore:
         existing = self.get(job_id)
         p, q = self._p, self._q
         if existing is None:
-            values = {"job_id": job_id, "data_type": data_type, "created_at": now, "status": Status.READY.value}
+            values = {
+                "job_id": job_id,
+                "data_type": data_type,
+                "created_at": now,
+                "status": Status.READY.value,
+                "rows_copied": 0,
+                "pages_copied": 0,
+            }
             values.update(fields)
             cols = ", ".join(q(c) for c in values)
             self.db.execute(
