@@ -32,7 +32,7 @@ SOURCE_DB = "migration_test_source"
 SOURCE_URL = f"postgresql+psycopg2://root@127.0.0.1:5432/{SOURCE_DB}"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": ""}
 ROWS_PER_TYPE = 10_000
-SEEDED_INSTALLATIONS = ("acme", "globex", "tiny", "partial")
+SEEDED_INSTALLATIONS = ("acme", "globex", "tiny", "partial", "mutable")
 
 
 def target_database_name(installation_id: str) -> str:

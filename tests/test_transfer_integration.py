@@ -14,6 +14,7 @@ import pytest
 
 from include.migration import runtime
 from include.migration.source.client import RemoteClient, RemoteFatalError
+from include.migration.source.cursors import wire_timestamp
 from tests.conftest import ROOT, ROWS_PER_TYPE, mariadb_connection
 from tests.support import source_rows, state_rows, target_rows
 
@@ -29,8 +30,13 @@ def test_transfer_copies_every_row_exactly(ready, config, source_url):
         result = runtime.transfer("acme", spec.name, "run-1")
         assert result["done"] is True
         assert result["rows"] == ROWS_PER_TYPE
-        assert result["checkpoint"] == ROWS_PER_TYPE
         expected = source_rows(source_url, spec, "acme")
+        if spec.cursor_mode == "updated_at":  # the last row in (updated_at, key) order
+            index = spec.column_names.index(spec.updated_at_column)
+            updated_at, key = max((row[index], row[0]) for row in expected)
+            assert result["checkpoint"] == {"updated_at": wire_timestamp(updated_at), "key": key}
+        else:
+            assert result["checkpoint"] == ROWS_PER_TYPE
         assert len(expected) == ROWS_PER_TYPE
         assert target_rows("acme", spec) == expected
     state = state_rows("acme")

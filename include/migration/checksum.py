@@ -32,12 +32,16 @@ def _text(value: Any) -> bytes:
     return str(value).encode("utf-8")
 
 
+# decimal(65,30) needs more than the default 28 significant digits.
+_WIDE = decimal.Context(prec=100)
+
+
 def _decimal(scale: int) -> Canonical:
     quantum = decimal.Decimal(1).scaleb(-scale)
 
     def canonical(value: Any) -> bytes:
         number = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
-        number = number.quantize(quantum)
+        number = number.quantize(quantum, context=_WIDE)
         if number == 0:
             number = abs(number)  # -0.00 and 0.00 are the same value
         return format(number, "f").encode()
@@ -74,9 +78,21 @@ def _date(value: Any) -> bytes:
     return value.isoformat().encode()
 
 
+def _json_number(value: Any) -> Any:
+    """Whole floats as integers (``1.0`` -> ``1``, ``-0.0`` -> ``0``): databases disagree on keeping them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _json_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_number(v) for v in value]
+    return value
+
+
 def _json(value: Any) -> bytes:
     if isinstance(value, (str, bytes, bytearray)):
         value = json.loads(value)
+    value = _json_number(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 

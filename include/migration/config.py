@@ -180,6 +180,8 @@ class InstallationSpec(_Frozen):
     profile_overrides: dict[str, float | int | bool] = Field(default_factory=dict)
     data_types: tuple[str, ...] = ()
     transfer_budget_seconds: Annotated[float, Field(gt=0, le=900)] = 840.0
+    quiet_passes_required: Annotated[int, Field(ge=1, le=100)] = 1
+    validation_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
 
     @field_validator("id")
     @classmethod

@@ -11,13 +11,17 @@ import datetime as dt
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Param, get_current_context, get_parsing_context, task
+from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, get_parsing_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from include.migration import runtime
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
 
 DAG_ID_PREFIX = "migrate_"
 TRANSFER_TIMEOUT = dt.timedelta(seconds=900)
+VALIDATE_TIMEOUT = dt.timedelta(minutes=30)
+# The convergence sensor must give up well before the next hourly run.
+CONVERGE_TIMEOUT = dt.timedelta(minutes=10)
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 MAX_PARALLEL_TRANSFERS = 3
 
@@ -42,7 +46,9 @@ def _doc(installation: InstallationSpec, config: MigrationConfig) -> str:
         f"(`{installation.target_conn_id}`, profile `{installation.target_profile}`).\n\n"
         "`check_status` short-circuits DONE / PENDING installations; `prepare_target` applies DDL; "
         "`transfer` runs once per data type from its durable checkpoint; `summarize` reports, and "
-        "`follow_up` triggers another run at once when a data type is unfinished.\n\n"
+        "`follow_up` triggers another run at once when a data type is unfinished; `validate` compares counts "
+        "and chunk checksums with the source and repairs drift; `converge` marks the installation DONE after "
+        "a quiet, validated pass.\n\n"
         "Params: `force` re-opens a DONE installation; `data_types` limits the run to some data types."
     )
 
@@ -99,6 +105,39 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             # Index instead of iterating: iteration probes one past the end and logs a spurious 404.
             return runtime.summarize(installation_id, [results[i] for i in range(len(results))])
 
+        @task(
+            task_id="validate",
+            execution_timeout=VALIDATE_TIMEOUT,
+            map_index_template="{{ data_type_name }}",
+            max_active_tis_per_dagrun=parallel,
+        )
+        def validate(data_type: str, summary: dict[str, Any]) -> dict[str, Any]:
+            context = get_current_context()
+            context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
+            done = bool(summary["data_types"].get(data_type, {}).get("done"))
+            return runtime.validate(installation_id, data_type, context["run_id"], transfer_done=done)
+
+        @task.sensor(
+            task_id="converge",
+            mode="reschedule",
+            poke_interval=60,
+            timeout=CONVERGE_TIMEOUT.total_seconds(),
+            soft_fail=True,
+        )
+        def converge(transfers: list[dict[str, Any]], validations: list[dict[str, Any]]) -> PokeReturnValue:
+            context = get_current_context()
+            decision = runtime.converge(
+                installation_id,
+                context["run_id"],
+                selected=context["params"].get("data_types") or [],
+                transfers=[transfers[i] for i in range(len(transfers))],
+                validations=[validations[i] for i in range(len(validations))],
+            )
+            if not decision["converged"]:
+                # Waiting cannot change this pass's outcome: skip now, the next run tries again.
+                raise AirflowSkipException(f"not converged: {decision['reason']}")
+            return PokeReturnValue(is_done=True, xcom_value=decision)
+
         @task.short_circuit(task_id="needs_follow_up", ignore_downstream_trigger_rules=False)
         def needs_follow_up(summary: dict[str, Any]) -> bool:
             return bool(summary["unfinished"])
@@ -112,8 +151,10 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
 
         names = prepare_target()
         check_status() >> names
-        summary = summarize(transfer.expand(data_type=names))
+        transfers = transfer.expand(data_type=names)
+        summary = summarize(transfers)
         needs_follow_up(summary) >> follow_up
+        converge(transfers, validate.partial(summary=summary).expand(data_type=names))
     return dag
 
 

@@ -4,7 +4,9 @@ Seeds three installations in a SQLite source, serves them through the
 reference remote on loopback, runs each installation's DAG end to end through
 Airflow (``dag.test()``), runs it again to show that nothing new is copied, and
 prints, per installation and data type, rows at the source and in the target,
-the checkpoint and the status. Exits non-zero when any count differs.
+the checkpoint, the validation (counts and chunk checksums) and the status: the
+quiet second pass converges every installation to DONE. Exits non-zero when
+any count differs, validation is not green or an installation is not DONE.
 """
 
 from __future__ import annotations
@@ -39,14 +41,27 @@ def _source_count(path: Path, table: str, installation_id: str) -> int:
         return conn.execute(f'SELECT COUNT(*) FROM "{table}" WHERE installation_id = ?', (installation_id,)).fetchone()[0]
 
 
-def _target_facts(path: Path, table: str, data_type: str) -> tuple[int, object, str]:
+def _target_facts(path: Path, table: str, data_type: str) -> tuple[int, object, str, str]:
     with sqlite3.connect(path) as conn:
         count = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
         row = conn.execute(
             'SELECT checkpoint, status FROM "_migration_state" WHERE job_id = ?', (f"data_type:{data_type}",)
         ).fetchone()
+        check = conn.execute(
+            'SELECT green, rows_source, rows_target, chunks FROM "_migration_validation" WHERE data_type = ? '
+            "ORDER BY validated_at DESC LIMIT 1",
+            (data_type,),
+        ).fetchone()
     checkpoint, status = row if row else (None, "-")
-    return count, json.loads(checkpoint) if checkpoint else None, status
+    if isinstance(checkpoint, str):
+        checkpoint = json.loads(checkpoint)
+    if isinstance(checkpoint, dict):
+        checkpoint = f"{checkpoint['updated_at'][:19]} / {checkpoint['key']}"
+    validation = "-"
+    if check:
+        green, at_source, in_target, chunks = check
+        validation = f"{'GREEN' if green else 'RED'} {at_source:,}={in_target:,}, {chunks} chunks"
+    return count, checkpoint, status, validation
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from include.migration.remote_service.seed import seed_source
     from include.migration.remote_service.server import serve_in_thread
 
-    console = Console(width=130)
+    console = Console(width=160)
     config = load_config()
     installations = [i.id for i in config.enabled_installations]
     DEMO_DIR.mkdir(exist_ok=True)
@@ -100,21 +115,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"in {time.monotonic() - began:.1f}s")
 
     table = Table(title="Migration demo: source against target")
-    for header in ("installation", "data type", "rows at source", "rows in target", "checkpoint", "status",
-                   "copied run 1", "copied run 2"):
+    for header in ("installation", "data type", "rows at source", "rows in target", "checkpoint",
+                   "copied run 1", "copied run 2", "validation (counts, checksums)", "status"):
         table.add_column(header, justify="right" if header.startswith(("rows", "copied", "check")) else "left")
     for ident in installations:
         for spec in config.data_types:
             at_source = _source_count(source, spec.source_table, ident)
-            in_target, checkpoint, status = _target_facts(DEMO_DIR / f"target_{ident}.db", spec.target_table, spec.name)
-            ok &= at_source == in_target
+            in_target, checkpoint, status, validation = _target_facts(
+                DEMO_DIR / f"target_{ident}.db", spec.target_table, spec.name
+            )
+            ok &= at_source == in_target and status == "DONE" and validation.startswith("GREEN")
             mark = "" if at_source == in_target else " [red]MISMATCH[/]"
-            table.add_row(ident, spec.name, f"{at_source:,}", f"{in_target:,}{mark}", str(checkpoint), status,
-                          *(f"{n:,}" for n in copied.get((ident, spec.name), [-1, -1])))
+            table.add_row(ident, spec.name, f"{at_source:,}", f"{in_target:,}{mark}", str(checkpoint),
+                          *(f"{n:,}" for n in copied.get((ident, spec.name), [-1, -1])), validation, status)
     console.print(table)
     ok &= len(copied) == len(installations) * len(config.data_types)
     ok &= all(runs[1] == 0 for runs in copied.values())
-    console.print("[bold green]demo OK[/]: every target equals its source; the second run copied nothing new"
+    console.print("[bold green]demo OK[/]: every target equals its source, validation is green, the second "
+                  "run copied nothing new and every installation converged to DONE"
                   if ok else "[bold red]demo FAILED[/]")
     return 0 if ok else 1
 

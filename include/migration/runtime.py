@@ -8,11 +8,13 @@ can call these directly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
 from include.migration.schema import prepare_schema
 from include.migration.source.client import RemoteClient
@@ -21,6 +23,8 @@ from include.migration.status_tracker import decide_from_remote, decide_from_tar
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
 from include.migration.transfer import run_transfer
+from include.migration.validation.records import record_validation
+from include.migration.validation.validator import require_green, validate_data_type
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,66 @@ def transfer(
             rate_share=rate_share,
         )
     return result.as_dict()
+
+
+def validate(installation_id: str, data_type: str, run_id: str | None, transfer_done: bool) -> dict[str, Any]:
+    """The validate task of one data type: counts, checksums, repair; fails when it stays red."""
+    if not transfer_done:
+        return {"data_type": data_type, "skipped": True, "reason": "the transfer has not reached the end of data"}
+    config, installation, profile = resolve(installation_id)
+    spec = config.data_type(data_type)
+    with target_database(installation, profile) as db, remote_client(installation) as client:
+        capabilities = list(client.status().get("capabilities") or [])
+        result = validate_data_type(
+            installation_id=installation_id,
+            spec=spec,
+            client=client,
+            capabilities=capabilities,
+            db=db,
+            profile=profile,
+            grace_seconds=installation.validation_grace_seconds,
+        )
+        record_validation(db, run_id, result)
+    log.info(
+        "installation %s, data type %s: validation %s: %d rows at the source, %d in the target, %d chunks, "
+        "%d mismatching, %d rows repaired, %d deleted (%s, %.1fs)",
+        installation_id, data_type, "GREEN" if result.green else "RED", result.rows_source, result.rows_target,
+        result.chunks, len(result.mismatched_chunks), result.repaired_rows, result.deleted_rows, result.method,
+        result.seconds,
+    )
+    require_green(result)
+    return result.as_dict()
+
+
+def converge(
+    installation_id: str,
+    run_id: str | None,
+    *,
+    selected: Sequence[str],
+    transfers: Sequence[dict[str, Any]],
+    validations: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """Decide convergence for this pass; marks the installation DONE when it converged."""
+    config, installation, profile = resolve(installation_id)
+    expected = [d.name for d in config.data_types_for(installation)]
+    by_transfer = {t["data_type"]: t for t in transfers}
+    by_validation = {v["data_type"]: v for v in validations}
+    outcomes = {n: outcome_from_results(by_transfer.get(n), by_validation.get(n)) for n in expected}
+    with target_database(installation, profile) as db:
+        state = StateStore(db)
+        previous, _counted = state.quiet_passes(run_id)
+        decision = decide_convergence(
+            expected=expected,
+            outcomes=outcomes,
+            full_pass=not selected or set(selected) >= set(expected),
+            previous_quiet_passes=previous,
+            required_quiet_passes=installation.quiet_passes_required,
+        )
+        state.record_pass(run_id, previous, decision.quiet_passes, decision.reason)
+        if decision.converged:
+            state.mark_done(run_id, expected)
+    log.info("installation %s: %s", installation_id, decision.reason)
+    return dataclasses.asdict(decision)
 
 
 def summarize(installation_id: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from include.migration.config import ColumnSpec, DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.state import STATE_TABLE_SPEC
+from include.migration.validation.records import VALIDATION_TABLE_SPEC
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
 from include.migration.target.throttle import RateLimiter
 
 SCHEMA_TABLE = "_migration_schema"
-INTERNAL_TABLES: tuple[DataTypeSpec, ...] = (STATE_TABLE_SPEC,)
+INTERNAL_TABLES: tuple[DataTypeSpec, ...] = (STATE_TABLE_SPEC, VALIDATION_TABLE_SPEC)
 
 
 class QuotaError(FatalError):

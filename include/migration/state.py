@@ -150,6 +150,37 @@ class StateStore:
             (None if checkpoint is None else json.dumps(checkpoint), _now(), data_type_job_id(data_type)),
         )
 
+    def quiet_passes(self, run_id: str | None) -> tuple[int, bool]:
+        """Consecutive quiet passes before this run, and whether this run was already counted."""
+        p, q = self._p, self._q
+        rows = self.db.query(
+            f"SELECT {q('quiet_passes')}, {q('last_pass')} FROM {self._table} WHERE {q('job_id')} = {p}",
+            (INSTALLATION_JOB_ID,),
+        )
+        if not rows:
+            return 0, False
+        count, last_pass = rows[0]
+        last = json.loads(last_pass) if last_pass else {}
+        if last.get("run_id") == run_id:
+            return int(last.get("previous_quiet_passes", 0)), True
+        return int(count or 0), False
+
+    def record_pass(self, run_id: str | None, previous: int, quiet_passes: int, reason: str) -> None:
+        """Store this pass's convergence facts (idempotent per run: a re-poke does not count twice)."""
+        last = json.dumps({"run_id": run_id, "previous_quiet_passes": previous, "reason": reason})
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('quiet_passes')} = {p}, {q('last_pass')} = {p}, {q('updated_at')} = {p} "
+            f"WHERE {q('job_id')} = {p}",
+            (quiet_passes, last, _now(), INSTALLATION_JOB_ID),
+        )
+
+    def mark_done(self, run_id: str | None, data_types: list[str]) -> None:
+        """The installation and its data types are DONE (with their finish time)."""
+        for name in data_types:
+            self._upsert(data_type_job_id(name), name, status=Status.DONE, run_id=run_id)
+        self._upsert(INSTALLATION_JOB_ID, None, status=Status.DONE, run_id=run_id, last_error=None)
+
     def fail_data_type(self, data_type: str, error: str) -> None:
         self._upsert(data_type_job_id(data_type), data_type, status=Status.FAILED, last_error=error[:60_000])
 

@@ -20,6 +20,7 @@ from typing import Any
 from include.migration.config import DataTypeSpec, InstallationSpec
 from include.migration.conversion import RowConverter
 from include.migration.source.client import Page, RemoteClient
+from include.migration.source.cursors import cursor_mode
 from include.migration.source.paginator import KeysetPaginator
 from include.migration.state import StateStore
 from include.migration.target.connection import TargetDatabase
@@ -64,19 +65,20 @@ def run_transfer(
     deadline = started + budget_seconds
     state = StateStore(db)
     row = state.start_data_type(data_type.name, run_id)
+    mode = cursor_mode(data_type)
     paginator = KeysetPaginator(
-        installation.id, data_type.name, cursor=row.checkpoint, max_pages=data_type.max_pages_per_pass
+        installation.id, data_type.name, cursor=mode.from_checkpoint(row.checkpoint), max_pages=data_type.max_pages_per_pass
     )
     converter = RowConverter(installation.id, data_type)
     writer = UpsertWriter(db, data_type, profile, installation_id=installation.id, rate_share=rate_share)
-    key_index = data_type.key_index
     log.info(
         "transfer %s/%s starting after checkpoint %r (budget %.0fs)",
         installation.id, data_type.name, paginator.cursor, budget_seconds,
     )
 
     def fetch(cursor: Any) -> tuple[Page, list[tuple[Any, ...]]]:
-        page = client.fetch_page(data_type.name, cursor, data_type.page_size)
+        after, extra = mode.request(cursor)
+        page = client.fetch_page(data_type.name, after, data_type.page_size, **extra)
         return page, converter.convert(page.headers, page.data)
 
     try:
@@ -87,12 +89,12 @@ def run_transfer(
                 while pending is not None:
                     page, rows = pending.result()
                     pending = None
-                    cursor = paginator.advance([r[key_index] for r in rows], page.after_id)
+                    cursor = paginator.advance(mode.row_cursors(rows), mode.page_cursor(page))
                     if not paginator.done and clock() < deadline:
                         pending = pool.submit(fetch, cursor)
                     if rows:
                         writer.write(rows)
-                        state.save_checkpoint(data_type.name, cursor, len(rows), 1)
+                        state.save_checkpoint(data_type.name, mode.to_checkpoint(cursor), len(rows), 1)
             finally:
                 if pending is not None:
                     pending.cancel()
@@ -104,7 +106,7 @@ def run_transfer(
         data_type=data_type.name,
         rows=paginator.rows,
         pages=paginator.pages,
-        checkpoint=paginator.cursor,
+        checkpoint=mode.to_checkpoint(paginator.cursor),
         done=paginator.done,
         seconds=round(clock() - started, 3),
         statements=writer.stats.statements,

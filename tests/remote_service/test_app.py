@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import requests
 from sqlalchemy import select
@@ -30,9 +29,6 @@ from include.migration.remote_service.source_schema import create_source_engine
 ROWS = 120
 MAX_LIMIT = 500
 TOKENS = {"tok-acme": "acme", "tok-globex": "globex", "tok-enc": "enc"}
-PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/postgres"
-PG_DATABASE = "remote_service_test"
-PG_URL = f"postgresql+psycopg2://root@127.0.0.1:5432/{PG_DATABASE}"
 
 CONFIG = parse_config(
     {
@@ -164,12 +160,6 @@ def server(sqlite_url: str) -> Iterator[RunningServer]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
 def get(
     http: requests.Session, server: RunningServer, path: str, token: str | None = "tok-acme", **params: Any
 ) -> requests.Response:
@@ -221,7 +211,7 @@ def test_status_defaults_to_ready_and_lists_data_types(http: requests.Session, s
         "status": "READY",
         "installation": "acme",
         "dataTypes": ["accounts", "tags"],
-        "capabilities": [],
+        "capabilities": ["range-stats", "row-hashes"],
     }
 
 
@@ -413,23 +403,6 @@ def test_app_rejects_unusable_settings(sqlite_url: str) -> None:
 
 
 # --- PostgreSQL source ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    def admin(statement: str) -> None:
-        conn = psycopg2.connect(PG_ADMIN_DSN)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement)
-        finally:
-            conn.close()
-
-    admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-    admin(f"CREATE DATABASE {PG_DATABASE}")
-    yield PG_URL
-    admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
 
 
 def test_postgres_source_serves_the_same_pages_as_sqlite(

@@ -1,7 +1,8 @@
 """Command line of the reference remote.
 
     python -m include.migration.remote_service seed --source-url URL --config PATH --installations a,b --rows N
-    python -m include.migration.remote_service serve --source-url URL --config PATH --tokens-file tokens.json
+    python -m include.migration.remote_service serve --source-url URL --config PATH --tokens-file tokens.json \
+        [--capabilities range-stats,row-hashes]
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--max-limit", type=int, default=10_000)
+    serve.add_argument(
+        "--capabilities",
+        type=_split,
+        default=None,
+        help="comma-separated optional endpoints: range-stats,row-hashes (default: all; '' for none)",
+    )
     return parser
 
 
@@ -82,9 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    from include.migration.remote_service.app import create_app
+    from include.migration.remote_service.app import CAPABILITIES, create_app
 
-    app = create_app(args.source_url, config.data_types, load_tokens(args.tokens_file), max_limit=args.max_limit)
+    capabilities = CAPABILITIES if args.capabilities is None else args.capabilities
+    app = create_app(
+        args.source_url,
+        config.data_types,
+        load_tokens(args.tokens_file),
+        max_limit=args.max_limit,
+        capabilities=capabilities,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

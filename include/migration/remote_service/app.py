@@ -1,9 +1,14 @@
 """The reference remote: a FastAPI app serving the migration API over a SQL source.
 
-Endpoints (see "The remote (source) API contract" in the design notes):
+Endpoints (see "The remote (source) API contract" in the design notes and
+``docs/checksum.md``):
 
 - ``GET /data-migration/status``
-- ``GET /data-migration/{dataType}/?limit=&after=``
+- ``GET /data-migration/{dataType}/?limit=&after=`` (key-mode data types)
+- ``GET /data-migration/{dataType}/?limit=&after=&afterUpdatedAt=&until=`` (updated_at-mode data types;
+  ``order=key`` pages them by key instead)
+- ``GET /data-migration/{dataType}/stats?after=&upTo=`` (capability ``range-stats``)
+- ``GET /data-migration/{dataType}/hashes?after=&upTo=&limit=`` (capability ``row-hashes``)
 
 Every request needs ``Authorization: Bearer <token>``; the token alone decides
 the installation whose rows are read.
@@ -11,23 +16,29 @@ the installation whose rows are read.
 
 # No ``from __future__ import annotations``: FastAPI must evaluate the endpoint
 # annotations, which refer to values local to create_app (max_limit, the auth dependency).
+import datetime as dt
 import hmac
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.elements import ColumnElement
 
+from include.migration.checksum import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
-from include.migration.remote_service.encoding import RowEncoder, row_encoder
+from include.migration.remote_service.encoding import timestamp_text
+from include.migration.remote_service.queries import (
+    DataTypeQueries,
+    InvalidParameter,
+    UpdatedAtCursor,
+    data_type_queries,
+    parse_timestamp,
+)
 from include.migration.remote_service.source_schema import (
     DEFAULT_STATUS,
     INSTALLATION_COLUMN,
@@ -40,44 +51,108 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/data-migration"
 DEFAULT_LIMIT = 500
-_INT64 = (-(2**63), 2**63 - 1)
-_INTEGER = re.compile(r"-?[0-9]{1,19}")
+DEFAULT_HASHES_LIMIT = 1000
+RANGE_STATS = "range-stats"
+ROW_HASHES = "row-hashes"
+CAPABILITIES = (RANGE_STATS, ROW_HASHES)
+STREAM_ROWS = 5000
 _RETRY_AFTER_SECONDS = "5"
 
 
-class InvalidCursor(ValueError):
-    """The ``after`` parameter does not parse as the data type's key."""
+def _json(body: Any) -> Response:
+    # msgspec keeps integer keys above 2**53 exact and is fast on big pages.
+    return Response(content=msgspec.json.encode(body), media_type="application/json")
 
 
-def _int_cursor(text: str) -> int:
-    if not _INTEGER.fullmatch(text):
-        raise InvalidCursor(f"after must be an integer key, got {text!r}")
-    value = int(text)
-    if not _INT64[0] <= value <= _INT64[1]:
-        raise InvalidCursor(f"after {text!r} is outside the 64-bit key range")
-    return value
+def _parse(name: str, text: str | None, parse: Callable[[str], Any]) -> Any:
+    """``parse(text)``, None for a missing parameter; a parse error is a 422 naming the parameter."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except InvalidParameter as exc:
+        raise HTTPException(422, f"{name} {exc}") from None
 
 
-def _str_cursor(text: str) -> str:
-    return text
+def _updated_at_cursor(
+    query: DataTypeQueries, after: str | None, after_updated_at: str | None
+) -> UpdatedAtCursor | None:
+    if (after is None) != (after_updated_at is None):
+        raise HTTPException(422, "after and afterUpdatedAt go together: give both or neither")
+    if after is None:
+        return None
+    return UpdatedAtCursor(
+        updated_at=_parse("afterUpdatedAt", after_updated_at, parse_timestamp),
+        key=_parse("after", after, query.parse_key),
+    )
 
 
-@dataclass(frozen=True)
-class _PageQuery:
-    """Everything precomputed for one data type's page endpoint."""
+def _key_page(query: DataTypeQueries, engine: Engine, installation: str, after: Any, limit: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(query.key_range(installation, after, None, limit)).all()
+    after_id = rows[-1][query.spec.key_index] if len(rows) == limit else None
+    return _page_body(query, rows, {"afterId": after_id})
 
-    spec: DataTypeSpec
-    base: Select[Any]
-    installation_column: ColumnElement[Any]
-    key: ColumnElement[Any]
-    parse_cursor: Callable[[str], Any]
-    encode_row: RowEncoder
 
-    def statement(self, installation: str, after: Any, limit: int) -> Select[Any]:
-        stmt = self.base.where(self.installation_column == installation)
-        if after is not None:
-            stmt = stmt.where(self.key > after)
-        return stmt.order_by(self.key).limit(limit)
+def _updated_at_page(
+    query: DataTypeQueries,
+    engine: Engine,
+    installation: str,
+    cursor: UpdatedAtCursor | None,
+    until: dt.datetime | None,
+    limit: int,
+) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(query.updated_at_page(installation, cursor, until, limit)).all()
+    pagination: dict[str, Any] = {"afterId": None, "afterUpdatedAt": None}
+    if len(rows) == limit:
+        last = rows[-1]
+        pagination = {
+            "afterId": last[query.spec.key_index],
+            "afterUpdatedAt": timestamp_text(last[query.updated_at_index]),
+        }
+    return _page_body(query, rows, pagination)
+
+
+def _page_body(query: DataTypeQueries, rows: Sequence[Any], pagination: dict[str, Any]) -> dict[str, Any]:
+    encode = query.encode_row
+    return {"headers": query.spec.column_names, "data": [encode(row) for row in rows], "pagination": pagination}
+
+
+def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after: Any, up_to: Any) -> ChunkStats:
+    """Count and checksum of the installation's rows with key in ``(after, up_to]``, streamed from the source."""
+    hash_row = query.hasher.hash
+    with engine.connect() as conn:
+        # Server-side cursor, fetched in batches: memory stays flat however big the range.
+        streaming = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+        result = streaming.execute(query.key_range(installation, after, up_to))
+        return chunk_stats(hash_row(row) for row in result)
+
+
+def row_hashes(
+    query: DataTypeQueries, engine: Engine, installation: str, after: Any, up_to: Any, limit: int
+) -> dict[str, Any]:
+    """Up to ``limit`` keys and row hashes in ``(after, up_to]``, in key order, with the next cursor."""
+    with engine.connect() as conn:
+        rows = conn.execute(query.key_range(installation, after, up_to, limit)).all()
+    key_index = query.spec.key_index
+    hash_row = query.hasher.hash
+    keys = [row[key_index] for row in rows]
+    hashes = [str(hash_row(row)) for row in rows]
+    return {
+        "keys": keys,
+        "hashes": hashes,
+        "pagination": {"afterId": keys[-1] if len(rows) == limit else None},
+    }
+
+
+def _check_capabilities(capabilities: Collection[str]) -> list[str]:
+    if isinstance(capabilities, str):
+        raise TypeError("capabilities must be a collection of names, not one string")
+    unknown = sorted(set(capabilities) - set(CAPABILITIES))
+    if unknown:
+        raise ValueError(f"unknown capabilities {unknown}; known: {list(CAPABILITIES)}")
+    return sorted(set(capabilities))
 
 
 def _check_tokens(tokens: Mapping[str, str]) -> tuple[tuple[bytes, str], ...]:
@@ -97,35 +172,28 @@ def create_app(
     tokens: Mapping[str, str],
     *,
     max_limit: int = 10_000,
+    capabilities: Collection[str] = CAPABILITIES,
 ) -> FastAPI:
     """Build the reference remote over the source database at ``source_url``.
 
     ``tokens`` maps each bearer token to the one installation it may read.
-    ``max_limit`` caps the ``limit`` query parameter.
+    ``max_limit`` caps the ``limit`` query parameters. ``capabilities`` picks
+    the optional endpoints (``range-stats``, ``row-hashes``); a disabled one
+    answers 404, as on a remote that never had it.
     """
     if max_limit < 1:
         raise ValueError("max_limit must be at least 1")
     names = [d.name for d in data_types]
     if "status" in names:
         raise ValueError("data type name 'status' collides with the status endpoint")
+    enabled = _check_capabilities(capabilities)
     token_items = _check_tokens(tokens)
     schema = build_source_metadata(data_types)
+    queries = {spec.name: data_type_queries(spec, schema.tables[spec.name]) for spec in data_types}
     engine = create_source_engine(source_url)
     status_table = schema.status_table
     default_limit = min(DEFAULT_LIMIT, max_limit)
-
-    queries: dict[str, _PageQuery] = {}
-    for spec in data_types:
-        table = schema.tables[spec.name]
-        key_base = spec.key_column.type.base
-        queries[spec.name] = _PageQuery(
-            spec=spec,
-            base=select(*(table.c[name] for name in spec.column_names)),
-            installation_column=table.c[INSTALLATION_COLUMN],
-            key=table.c[spec.primary_key],
-            parse_cursor=_int_cursor if key_base in ("bigint", "int") else _str_cursor,
-            encode_row=row_encoder(spec),
-        )
+    default_hashes_limit = min(DEFAULT_HASHES_LIMIT, max_limit)
 
     def installation_of(
         authorization: Annotated[str | None, Header()] = None,
@@ -149,6 +217,12 @@ def create_app(
 
     Installation = Annotated[str, Depends(installation_of)]
 
+    def queries_of(data_type: str) -> DataTypeQueries:
+        query = queries.get(data_type)
+        if query is None:
+            raise HTTPException(404, f"unknown data type {data_type!r}")
+        return query
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
@@ -168,7 +242,7 @@ def create_app(
 
     @app.get(f"{API_PREFIX}/status")
     def status(installation: Installation) -> dict[str, Any]:
-        """The installation's migration status and the data types it can fetch."""
+        """The installation's migration status, the data types it can fetch and the optional endpoints."""
         with engine.connect() as conn:
             value = conn.execute(
                 select(status_table.c.status).where(status_table.c[INSTALLATION_COLUMN] == installation)
@@ -177,30 +251,62 @@ def create_app(
         if value not in STATUSES:
             log.error("installation %s has an invalid status %r in the source", installation, value)
             raise HTTPException(500, "invalid migration status in the source")
-        return {"status": value, "installation": installation, "dataTypes": names, "capabilities": []}
+        return {"status": value, "installation": installation, "dataTypes": names, "capabilities": enabled}
 
     def page(
         data_type: str,
         installation: Installation,
         limit: Annotated[int, Query(ge=1, le=max_limit)] = default_limit,
         after: Annotated[str | None, Query()] = None,
+        after_updated_at: Annotated[str | None, Query(alias="afterUpdatedAt")] = None,
+        until: Annotated[str | None, Query()] = None,
+        order: Annotated[Literal["key", "updated_at"] | None, Query()] = None,
     ) -> Response:
-        """One page of ``data_type`` rows of the installation, in key order, after the cursor."""
-        query = queries.get(data_type)
-        if query is None:
-            raise HTTPException(404, f"unknown data type {data_type!r}")
-        try:
-            cursor = None if after is None else query.parse_cursor(after)
-        except InvalidCursor as exc:
-            raise HTTPException(422, str(exc)) from None
-        with engine.connect() as conn:
-            rows = conn.execute(query.statement(installation, cursor, limit)).all()
-        encode = query.encode_row
-        data = [encode(row) for row in rows]
-        after_id = rows[-1][query.spec.key_index] if len(rows) == limit else None
-        body = {"headers": query.spec.column_names, "data": data, "pagination": {"afterId": after_id}}
-        return Response(content=msgspec.json.encode(body), media_type="application/json")
+        """One page of the installation's ``data_type`` rows after the cursor.
 
+        Key-mode data types page in key order; updated_at-mode ones in
+        ``(updated_at, key)`` order, optionally only up to ``until``, or in key
+        order with ``order=key`` (validation re-reads them by key range).
+        """
+        query = queries_of(data_type)
+        if order == "updated_at" and not query.by_updated_at:
+            raise HTTPException(422, f"data type {data_type!r} has no updated_at column to order by")
+        if not query.by_updated_at or order == "key":
+            if after_updated_at is not None or until is not None:
+                raise HTTPException(422, f"paging {data_type!r} by key: afterUpdatedAt and until do not apply")
+            return _json(_key_page(query, engine, installation, _parse("after", after, query.parse_key), limit))
+        cursor = _updated_at_cursor(query, after, after_updated_at)
+        bound = _parse("until", until, parse_timestamp)
+        return _json(_updated_at_page(query, engine, installation, cursor, bound, limit))
+
+    def stats(
+        data_type: str,
+        installation: Installation,
+        after: Annotated[str | None, Query()] = None,
+        up_to: Annotated[str | None, Query(alias="upTo")] = None,
+    ) -> dict[str, Any]:
+        """Row count and checksum (``docs/checksum.md``) of the rows with key in ``(after, upTo]``."""
+        query = queries_of(data_type)
+        lower, upper = _parse("after", after, query.parse_key), _parse("upTo", up_to, query.parse_key)
+        return range_stats(query, engine, installation, lower, upper).as_dict()
+
+    def hashes(
+        data_type: str,
+        installation: Installation,
+        after: Annotated[str | None, Query()] = None,
+        up_to: Annotated[str | None, Query(alias="upTo")] = None,
+        limit: Annotated[int, Query(ge=1, le=max_limit)] = default_hashes_limit,
+    ) -> Response:
+        """Keys and row hashes of up to ``limit`` rows with key in ``(after, upTo]``, in key order."""
+        query = queries_of(data_type)
+        lower, upper = _parse("after", after, query.parse_key), _parse("upTo", up_to, query.parse_key)
+        return _json(row_hashes(query, engine, installation, lower, upper, limit))
+
+    # Unregistered, a disabled capability's path is a plain 404, as on a remote without it.
+    if RANGE_STATS in enabled:
+        app.add_api_route(f"{API_PREFIX}/{{data_type}}/stats", stats, methods=["GET"])
+    if ROW_HASHES in enabled:
+        app.add_api_route(f"{API_PREFIX}/{{data_type}}/hashes", hashes, methods=["GET"])
     app.add_api_route(f"{API_PREFIX}/{{data_type}}/", page, methods=["GET"])
     app.add_api_route(f"{API_PREFIX}/{{data_type}}", page, methods=["GET"], include_in_schema=False)
     return app

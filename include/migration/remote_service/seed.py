@@ -35,6 +35,9 @@ WORDS = (
 )
 _EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 _TIMESTAMP_SPAN_US = int((dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH).total_seconds()) * 1_000_000
+# updated_at cursors are read up to "now - lag": a seeded change in the future
+# would stay invisible until then, so those timestamps end in the past.
+_UPDATED_AT_SPAN_US = int((dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH).total_seconds()) * 1_000_000
 _DATE_START = dt.date(2020, 1, 1)
 _DATE_SPAN_DAYS = (dt.date(2027, 1, 1) - _DATE_START).days
 
@@ -104,10 +107,16 @@ def _boolean(rng: random.Random) -> bool:
     return rng.random() < 0.5
 
 
-def _timestamp(rng: random.Random) -> dt.datetime:
-    value = _EPOCH + dt.timedelta(microseconds=rng.randrange(_TIMESTAMP_SPAN_US))
-    # Some whole seconds, so ".000000" is exercised too.
-    return value.replace(microsecond=0) if rng.random() < 0.05 else value
+def _timestamp_within(span_us: int) -> ValueGenerator:
+    def generate(rng: random.Random) -> dt.datetime:
+        value = _EPOCH + dt.timedelta(microseconds=rng.randrange(span_us))
+        # Some whole seconds, so ".000000" is exercised too.
+        return value.replace(microsecond=0) if rng.random() < 0.05 else value
+
+    return generate
+
+
+_timestamp = _timestamp_within(_TIMESTAMP_SPAN_US)
 
 
 def _date(rng: random.Random) -> dt.date:
@@ -161,11 +170,20 @@ def key_values(spec: DataTypeSpec, count: int) -> list[int | str]:
     return [str(i).zfill(width) for i in range(1, count + 1)]
 
 
+def _column_generator(spec: DataTypeSpec, column: ColumnSpec) -> ValueGenerator:
+    if spec.cursor_mode == "updated_at" and column.name == spec.updated_at_column:
+        return _timestamp_within(_UPDATED_AT_SPAN_US)
+    return value_generator(column)
+
+
 def generate_rows(spec: DataTypeSpec, installation_id: str, count: int, *, seed: int = 42) -> Iterator[dict[str, Any]]:
-    """The rows seeded for one installation and data type, as column -> value mappings (with ``installation_id``)."""
+    """The rows seeded for one installation and data type, as column -> value mappings (with ``installation_id``).
+
+    The ``updated_at_column`` of an updated_at-mode data type lies before 2026, never in the future.
+    """
     rng = rng_for(seed, installation_id, spec.name)
     plan = [
-        (c.name, value_generator(c), c.nullable)
+        (c.name, _column_generator(spec, c), c.nullable)
         for c in spec.columns
         if c.name != spec.primary_key
     ]

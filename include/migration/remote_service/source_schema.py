@@ -3,6 +3,8 @@
 Every data type's table holds all installations, told apart by an
 ``installation_id`` column that leads the primary key, so the page query
 ``installation_id = ? AND key > ? ORDER BY key`` is one index range scan.
+Data types paged by ``(updated_at, key)`` get an index on
+``(installation_id, updated_at, key)`` for the same reason.
 A ``migration_status`` table holds each installation's migration status; an
 installation without a row there is ``READY``.
 """
@@ -10,6 +12,7 @@ installation without a row there is ``READY``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from decimal import Context, Decimal
 from typing import Any, NamedTuple
@@ -21,8 +24,9 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Engine,
     Double,
+    Engine,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -44,6 +48,8 @@ STATUSES = ("READY", "PENDING", "IN_PROGRESS", "DONE")
 DEFAULT_STATUS = "READY"
 
 _UTC = dt.timezone.utc
+# PostgreSQL truncates longer identifiers, MySQL rejects them.
+_MAX_INDEX_NAME = 63
 # Wide enough for decimal(65,30) without the default 28-digit context rounding.
 _DECIMAL_CONTEXT = Context(prec=100)
 
@@ -166,13 +172,30 @@ def build_source_table(metadata: MetaData, spec: DataTypeSpec) -> Table:
     columns = [
         Column(c.name, sql_type(c.type, is_key=c.name == spec.primary_key), nullable=c.nullable) for c in spec.columns
     ]
-    return Table(
+    table = Table(
         spec.source_table,
         metadata,
         Column(INSTALLATION_COLUMN, String(100), nullable=False),
         *columns,
         PrimaryKeyConstraint(INSTALLATION_COLUMN, spec.primary_key, name=f"pk_{spec.source_table}"),
     )
+    if spec.cursor_mode == "updated_at" and spec.updated_at_column:
+        Index(
+            updated_at_index_name(spec.source_table),
+            table.c[INSTALLATION_COLUMN],
+            table.c[spec.updated_at_column],
+            table.c[spec.primary_key],
+        )
+    return table
+
+
+def updated_at_index_name(source_table: str) -> str:
+    """``ix_<table>_updated_at``, shortened with a stable digest when too long for an identifier."""
+    name = f"ix_{source_table}_updated_at"
+    if len(name) <= _MAX_INDEX_NAME:
+        return name
+    digest = hashlib.sha256(source_table.encode()).hexdigest()[:10]
+    return f"ix_{source_table[:_MAX_INDEX_NAME - 25]}_{digest}_updated_at"
 
 
 def build_source_metadata(data_types: Sequence[DataTypeSpec]) -> SourceSchema:

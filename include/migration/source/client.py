@@ -47,6 +47,7 @@ class Page:
     headers: list[str]
     data: list[list[Any]]
     after_id: Any
+    after_updated_at: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,12 +121,16 @@ class RemoteClient:
             raise RemoteResponseError(f"installation {self.installation_id!r}: status response has no 'status': {body!r:.200}")
         return body
 
-    def fetch_page(self, data_type: str, after: Any, limit: int) -> Page:
-        """One page of ``data_type`` after the cursor ``after`` (None for the first page)."""
+    def fetch_page(self, data_type: str, after: Any, limit: int, **extra: Any) -> Page:
+        """One page of ``data_type`` after the cursor ``after`` (None for the first page).
+
+        ``extra`` adds query parameters (``afterUpdatedAt``, ``until``, ``order``), skipping None.
+        """
         params: dict[str, Any] = {"limit": limit}
         if after is not None:
             params["after"] = after
-        what = f"data type {data_type!r}, cursor {after!r}"
+        params.update({k: v for k, v in extra.items() if v is not None})
+        what = f"data type {data_type!r}, cursor {after!r}" + (f" {extra}" if extra else "")
         body = self._get(f"/data-migration/{data_type}/", params, what=what)
         try:
             headers, data, pagination = body["headers"], body["data"], body["pagination"]
@@ -140,7 +145,31 @@ class RemoteClient:
             raise RemoteResponseError(
                 f"installation {self.installation_id!r}, {what}: the page has {len(data)} rows, more than limit {limit}"
             )
-        return Page(headers=headers, data=data, after_id=after_id)
+        return Page(headers=headers, data=data, after_id=after_id, after_updated_at=pagination.get("afterUpdatedAt"))
+
+    def range_stats(self, data_type: str, after: Any, up_to: Any) -> dict[str, Any]:
+        """Count and checksum of the rows with key in (after, up_to] (capability ``range-stats``)."""
+        params = {k: v for k, v in (("after", after), ("upTo", up_to)) if v is not None}
+        what = f"data type {data_type!r}, statistics of keys ({after!r}, {up_to!r}]"
+        body = self._get(f"/data-migration/{data_type}/stats", params, what=what)
+        if not isinstance(body, dict) or "count" not in body or "checksum" not in body:
+            raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: no count/checksum: {body!r:.200}")
+        return body
+
+    def row_hashes(self, data_type: str, after: Any, up_to: Any, limit: int) -> tuple[list[Any], list[int], Any]:
+        """One page of (key, row hash) in (after, up_to] (capability ``row-hashes``): keys, hashes, afterId."""
+        params: dict[str, Any] = {"limit": limit}
+        params.update({k: v for k, v in (("after", after), ("upTo", up_to)) if v is not None})
+        what = f"data type {data_type!r}, row hashes after {after!r} up to {up_to!r}"
+        body = self._get(f"/data-migration/{data_type}/hashes", params, what=what)
+        try:
+            keys, hashes = body["keys"], [int(h) for h in body["hashes"]]
+            after_id = body["pagination"]["afterId"]
+        except (KeyError, TypeError, ValueError):
+            raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: malformed hash listing") from None
+        if len(keys) != len(hashes):
+            raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: keys and hashes differ in length")
+        return keys, hashes, after_id
 
     def _get(self, path: str, params: Mapping[str, Any], *, what: str) -> Any:
         retrying = tenacity.Retrying(

@@ -32,6 +32,9 @@ class TargetDatabase(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one SELECT and return all rows."""
 
+    def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Run one SELECT and yield its rows without holding them all in memory."""
+
     def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """Prepare rows for :meth:`execute_values`; ``size_of`` tells each one's size in the statement."""
 
@@ -88,6 +91,18 @@ class MySqlTarget:
             cursor.execute(sql, tuple(params) if params else None)
             self._record(cursor)
             return list(cursor.fetchall())
+
+    def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        import MySQLdb.cursors
+
+        cursor = self._conn.cursor(MySQLdb.cursors.SSCursor)
+        try:
+            cursor.execute(sql, tuple(params) if params else None)
+            self._record(cursor)
+            while batch := cursor.fetchmany(batch_size):
+                yield from batch
+        finally:
+            cursor.close()
 
     def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
         # The driver's own escaping (what cursor.execute does to parameters), done
@@ -175,6 +190,12 @@ class SqliteTarget:
         rows = self._conn.execute(sql, [_sqlite_value(p) for p in params]).fetchall()
         self._record(sql)
         return rows
+
+    def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        cursor = self._conn.execute(sql, [_sqlite_value(p) for p in params])
+        self._record(sql)
+        while batch := cursor.fetchmany(batch_size):
+            yield from batch
 
     def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         return [tuple(_sqlite_value(v) for v in row) for row in rows]

@@ -1,0 +1,71 @@
+"""Key-range chunks: half-open ranges ``(after, up_to]`` over one data type's primary key."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from include.migration.checksum import ChunkStats
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """Keys ``k`` with ``after < k <= up_to``; None on either side means unbounded."""
+
+    after: Any
+    up_to: Any
+
+    def contains(self, key: Any) -> bool:
+        return (self.after is None or key > self.after) and (self.up_to is None or key <= self.up_to)
+
+    def label(self) -> str:
+        low = "-inf" if self.after is None else repr(self.after)
+        high = "+inf" if self.up_to is None else repr(self.up_to)
+        return f"({low}, {high}]"
+
+
+@dataclasses.dataclass
+class ChunkBuilder:
+    """Cuts a key-ordered stream of (key, row hash) into chunks of ``chunk_rows`` rows with their stats.
+
+    The last chunk is open above, so rows the source has beyond the target's
+    last key fall into a chunk too.
+    """
+
+    chunk_rows: int
+    chunks: list[Chunk] = dataclasses.field(default_factory=list)
+    stats: list[ChunkStats] = dataclasses.field(default_factory=list)
+    _after: Any = None
+    _count: int = 0
+    _sum: int = 0
+    _last: Any = None
+
+    def add(self, key: Any, row_hash: int) -> None:
+        self._count += 1
+        self._sum = (self._sum + row_hash) & ((1 << 64) - 1)
+        self._last = key
+        if self._count >= self.chunk_rows:
+            self._close(key)
+
+    def _close(self, up_to: Any) -> None:
+        self.chunks.append(Chunk(self._after, up_to))
+        self.stats.append(ChunkStats(self._count, self._sum))
+        self._after, self._count, self._sum = up_to, 0, 0
+
+    def finish(self) -> tuple[list[Chunk], list[ChunkStats]]:
+        """Close the open last chunk and return all chunks with their stats."""
+        self._close(None)
+        return self.chunks, self.stats
+
+
+def chunk_index(chunks: list[Chunk], key: Any) -> int:
+    """The position of the chunk holding ``key`` (chunks are contiguous and ordered)."""
+    low, high = 0, len(chunks) - 1
+    while low < high:
+        middle = (low + high) // 2
+        up_to = chunks[middle].up_to
+        if up_to is not None and key > up_to:
+            low = middle + 1
+        else:
+            high = middle
+    return low

@@ -1,0 +1,81 @@
+"""The validation results table in each target: one row per run and data type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from include.migration.config import ColumnSpec, DataTypeSpec
+from include.migration.target.connection import TargetDatabase
+from include.migration.validation.validator import ValidationResult
+
+VALIDATION_TABLE = "_migration_validation"
+
+VALIDATION_TABLE_SPEC = DataTypeSpec(
+    name="migration_validation",
+    primary_key="validation_id",
+    target_table=VALIDATION_TABLE,
+    columns=tuple(
+        ColumnSpec(name=n, type=t, nullable=nullable)
+        for n, t, nullable in [
+            ("validation_id", "varchar(400)", False),
+            ("run_id", "varchar(255)", True),
+            ("data_type", "varchar(128)", False),
+            ("green", "boolean", False),
+            ("rows_source", "bigint", False),
+            ("rows_target", "bigint", False),
+            ("chunks", "int", False),
+            ("mismatched_chunks", "text", True),
+            ("mismatching_keys", "text", True),
+            ("repaired_rows", "bigint", False),
+            ("deleted_rows", "bigint", False),
+            ("method", "varchar(64)", False),
+            ("duration_seconds", "double", False),
+            ("validated_at", "timestamp", False),
+        ]
+    ),
+)
+
+
+def record_validation(db: TargetDatabase, run_id: str | None, result: ValidationResult) -> None:
+    """Store one validation's outcome (replacing an earlier record of the same run and data type)."""
+    d = db.dialect
+    data = result.as_dict()
+    keys = {"missing": data["missing_keys"], "different": data["different_keys"], "extra": data["extra_keys"]}
+    values: dict[str, Any] = {
+        "validation_id": f"{run_id}:{result.data_type}",
+        "run_id": run_id,
+        "data_type": result.data_type,
+        "green": result.green,
+        "rows_source": result.rows_source,
+        "rows_target": result.rows_target,
+        "chunks": result.chunks,
+        "mismatched_chunks": json.dumps(data["mismatched_chunks"][:1000]),
+        "mismatching_keys": json.dumps(keys, default=str),
+        "repaired_rows": result.repaired_rows,
+        "deleted_rows": result.deleted_rows,
+        "method": result.method,
+        "duration_seconds": result.seconds,
+        "validated_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+    }
+    table = d.quote(VALIDATION_TABLE)
+    db.execute(f"DELETE FROM {table} WHERE {d.quote('validation_id')} = {d.placeholder}", (values["validation_id"],))
+    columns = ", ".join(d.quote(c) for c in values)
+    marks = ", ".join([d.placeholder] * len(values))
+    db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))
+
+
+def latest_validations(db: TargetDatabase) -> dict[str, dict[str, Any]]:
+    """The newest validation record of each data type."""
+    d = db.dialect
+    names = [c.name for c in VALIDATION_TABLE_SPEC.columns]
+    rows = db.query(
+        f"SELECT {', '.join(d.quote(n) for n in names)} FROM {d.quote(VALIDATION_TABLE)} "
+        f"ORDER BY {d.quote('validated_at')}"
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        record = dict(zip(names, row))
+        latest[record["data_type"]] = record
+    return latest
