@@ -130,3 +130,50 @@ def test_a_transient_mismatch_is_rechecked_after_the_grace_delay(copied, source_
     assert slept == [5]
     assert result.green and result.mismatched_chunks and not result.changed
     assert result.missing_keys == [] and result.repaired_rows == 0
+
+
+def test_remote_and_target_checksums_agree_for_every_column_type(copied):
+    """The same rows hash the same on the remote (PostgreSQL values) and the target (MariaDB values)."""
+    from include.migration.validation.chunks import Chunk
+    from include.migration.validation.target_side import TargetReader
+
+    client = RemoteClient.from_conn_id("migration_remote_acme", "acme")
+    db = open_target("migration_target_acme", get_profile("mysql"))
+    try:
+        for spec in copied.data_types:  # bigint, int, varchar, text, decimal, double, boolean, timestamp, date, json
+            remote_stats = client.range_stats(spec.name, None, None)
+            target_stats = TargetReader(db, spec).stats(Chunk(None, None))
+            assert int(remote_stats["count"]) == target_stats.count == 10_000
+            assert int(remote_stats["checksum"]) == target_stats.checksum, spec.name
+    finally:
+        db.close()
+
+
+def test_soft_delete_data_types_mark_rows_instead_of_deleting(remote, fresh_targets, config, source_url):
+    from include.migration.schema import prepare_schema
+    from include.migration.target.writer import UpsertWriter
+    from include.migration.transfer import run_transfer
+
+    spec = config.data_type("comments").model_copy(update={"soft_delete_column": "deleted_at"})
+    profile = get_profile("mysql")
+    client = RemoteClient.from_conn_id("migration_remote_acme", "acme")
+    db = open_target("migration_target_acme", profile)
+    try:
+        prepare_schema(db, [spec], profile, "acme")
+        run_transfer(installation=config.installation("acme"), data_type=spec, client=client, db=db,
+                     profile=profile, run_id="soft", budget_seconds=600)
+        db.execute("INSERT INTO comments (id, issue_id, author_id, body, created_at) "
+                   "VALUES (777777, 1, 1, 'gone at the source', '2026-01-01')")
+        result = validate_data_type(installation_id="acme", spec=spec, client=client,
+                                    capabilities=["range-stats", "row-hashes"], db=db, profile=profile, grace_seconds=0)
+        assert result.green and result.extra_keys == [777777] and result.deleted_rows == 1
+        marked = db.query("SELECT deleted_at IS NOT NULL FROM comments WHERE id = 777777")
+        assert marked == [(1,)]  # kept, marked deleted
+        again = validate_data_type(installation_id="acme", spec=spec, client=client,
+                                   capabilities=["range-stats", "row-hashes"], db=db, profile=profile, grace_seconds=0)
+        assert again.green and not again.changed
+        # If the source has the row again, the upsert clears the mark.
+        UpsertWriter(db, spec, profile, installation_id="acme").write([(777777, 1, 1, "back", dt.datetime(2026, 1, 1))])
+        assert db.query("SELECT deleted_at FROM comments WHERE id = 777777") == [(None,)]
+    finally:
+        db.close()

@@ -77,14 +77,17 @@ class Dialect:
         names = ", ".join(self.quote(c) for c in columns)
         return f"INSERT INTO {self.quote(table)} ({names}) VALUES "
 
-    def upsert_suffix(self, columns: Sequence[str], primary_key: str) -> str:
+    def upsert_suffix(self, columns: Sequence[str], primary_key: str, clear: Sequence[str] = ()) -> str:
+        """The conflict clause: every non-key column takes the new value; ``clear`` columns become NULL."""
         updates = [c for c in columns if c != primary_key] or [primary_key]
         if self.name == "sqlite":
-            assignments = ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates)
-            return f" ON CONFLICT ({self.quote(primary_key)}) DO UPDATE SET {assignments}"
+            parts = [f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates]
+            parts += [f"{self.quote(c)} = NULL" for c in clear]
+            return f" ON CONFLICT ({self.quote(primary_key)}) DO UPDATE SET {', '.join(parts)}"
         # Portable across TiDB, MySQL 8 and MariaDB (no `AS new` row alias).
-        assignments = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates)
-        return f" ON DUPLICATE KEY UPDATE {assignments}"
+        parts = [f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates]
+        parts += [f"{self.quote(c)} = NULL" for c in clear]
+        return f" ON DUPLICATE KEY UPDATE {', '.join(parts)}"
 
     def row_placeholders(self, width: int) -> str:
         return "(" + ", ".join([self.placeholder] * width) + ")"

@@ -68,7 +68,9 @@ class UpsertWriter:
         dialect = db.dialect
         columns = data_type.column_names
         self._prefix = dialect.insert_prefix(data_type.target_table, columns)
-        self._suffix = dialect.upsert_suffix(columns, data_type.primary_key)
+        # A row the source has again is no longer deleted: clear its soft-delete mark.
+        clear = [data_type.soft_delete_column] if data_type.soft_delete_column else []
+        self._suffix = dialect.upsert_suffix(columns, data_type.primary_key, clear)
         self._width = len(columns)
         if profile.max_statement_bytes is not None:
             self.max_statement_bytes = profile.max_statement_bytes
