@@ -28,7 +28,9 @@ import pytest  # noqa: E402
 from include.migration.config import MigrationConfig, load_config  # noqa: E402
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
-SOURCE_DB = "migration_test_source"
+# Separate prefixes let several checkouts run their suites against the same servers at once.
+DB_PREFIX = os.environ.get("MIGRATION_TEST_DB_PREFIX", "migration_test")
+SOURCE_DB = f"{DB_PREFIX}_source"
 SOURCE_URL = f"postgresql+psycopg2://root@127.0.0.1:5432/{SOURCE_DB}"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": ""}
 ROWS_PER_TYPE = 10_000
@@ -36,7 +38,7 @@ SEEDED_INSTALLATIONS = ("acme", "globex", "tiny", "partial", "mutable")
 
 
 def target_database_name(installation_id: str) -> str:
-    return f"migration_test_{installation_id}"
+    return f"{DB_PREFIX}_{installation_id}"
 
 
 def mariadb_connection(database: str | None = None) -> MySQLdb.Connection:

@@ -15,7 +15,7 @@ import pytest
 from include.migration import runtime
 from include.migration.source.client import RemoteClient, RemoteFatalError
 from include.migration.source.cursors import wire_timestamp
-from tests.conftest import ROOT, ROWS_PER_TYPE, mariadb_connection
+from tests.conftest import DB_PREFIX, ROOT, ROWS_PER_TYPE, mariadb_connection
 from tests.support import source_rows, state_rows, target_rows
 
 
@@ -64,7 +64,7 @@ def test_statements_never_exceed_the_profile_byte_limit(ready, config, source_ur
     admin = mariadb_connection()
     cursor = admin.cursor()
     cursor.execute("SELECT @@datadir")
-    log_file = Path(cursor.fetchone()[0]) / "migration_test_general.log"
+    log_file = Path(cursor.fetchone()[0]) / f"{DB_PREFIX}_general.log"
     log_file.unlink(missing_ok=True)
     admin.query("SET GLOBAL log_output = 'FILE'")
     admin.query(f"SET GLOBAL general_log_file = '{log_file.name}'")  # written by the server, in its datadir
