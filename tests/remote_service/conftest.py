@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import os
 import psycopg2
 import pytest
 import requests
 
 PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/postgres"
-PG_DATABASE = "remote_service_test"
+PG_DATABASE = os.environ.get("MIGRATION_TEST_DB_PREFIX", "migration_test") + "_remote_service"
 PG_URL = f"postgresql+psycopg2://root@127.0.0.1:5432/{PG_DATABASE}"
 
 
@@ -25,7 +26,7 @@ def _admin(statement: str) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """An empty PostgreSQL database ``remote_service_test``, dropped after the module."""
+    """An empty PostgreSQL database (``<prefix>_remote_service``), dropped after the module."""
     _admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
     _admin(f"CREATE DATABASE {PG_DATABASE}")
     yield PG_URL
