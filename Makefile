@@ -10,7 +10,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: bootstrap airflow-db demo test lock clean
+.PHONY: bootstrap airflow-db settings demo up test lock clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -21,8 +21,14 @@ $(AIRFLOW_HOME)/airflow.db: | bootstrap
 
 airflow-db: bootstrap $(AIRFLOW_HOME)/airflow.db
 
+settings: airflow-db
+	$(PY) -m include.migration.settings airflow_settings.yaml
+
 demo: airflow-db
 	$(PY) -m include.migration.demo
+
+up: airflow-db
+	$(PY) -m include.migration.up
 
 test: airflow-db
 	@scripts/bootstrap.sh test

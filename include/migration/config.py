@@ -191,11 +191,36 @@ class InstallationSpec(_Frozen):
         return value
 
 
+class EmailAlertSpec(_Frozen):
+    """Failure e-mails through the smtp provider."""
+
+    to: tuple[str, ...]
+    smtp_conn_id: str = "smtp_default"
+    from_email: str = "airflow-migration@localhost"
+
+
+class WebhookAlertSpec(_Frozen):
+    """Failure webhooks (JSON POST) through the http provider; the connection holds URL and auth."""
+
+    http_conn_id: str
+    endpoint: str = ""
+
+
+class AlertsSpec(_Frozen):
+    """Where failure and stalled alerts go; one place for every installation's DAG."""
+
+    email: EmailAlertSpec | None = None
+    webhook: WebhookAlertSpec | None = None
+    stalled_after_runs: Annotated[int, Field(ge=1)] = 3
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
 class MigrationConfig(_Frozen):
     """The whole file: data types and installations, cross-checked."""
 
     data_types: tuple[DataTypeSpec, ...]
     installations: tuple[InstallationSpec, ...]
+    alerts: AlertsSpec = AlertsSpec()
 
     @model_validator(mode="after")
     def _check(self) -> MigrationConfig:
@@ -270,7 +295,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> MigrationConfig:
     """Validate an already-loaded mapping; errors name ``source``, the installation and the field."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping with data_types and installations")
-    unknown = set(raw) - {"defaults", "data_types", "installations"}
+    unknown = set(raw) - {"defaults", "data_types", "installations", "alerts"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level keys {sorted(unknown)}")
     prepared = _apply_defaults(raw)

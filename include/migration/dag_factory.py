@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from include.migration import runtime
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.notifications import MigrationFailureNotifier
 
 DAG_ID_PREFIX = "migrate_"
 TRANSFER_TIMEOUT = dt.timedelta(seconds=900)
@@ -24,6 +25,9 @@ VALIDATE_TIMEOUT = dt.timedelta(minutes=30)
 CONVERGE_TIMEOUT = dt.timedelta(minutes=10)
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 MAX_PARALLEL_TRANSFERS = 3
+# Worker slots shared by every installation's transfer and validate tasks (created from
+# airflow_settings.yaml by `make settings`); per installation, at most MAX_PARALLEL_TRANSFERS.
+TRANSFER_POOL = "migration_transfers"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-engineering",
@@ -49,8 +53,15 @@ def _doc(installation: InstallationSpec, config: MigrationConfig) -> str:
         "`follow_up` triggers another run at once when a data type is unfinished; `validate` compares counts "
         "and chunk checksums with the source and repairs drift; `converge` marks the installation DONE after "
         "a quiet, validated pass.\n\n"
-        "Params: `force` re-opens a DONE installation; `data_types` limits the run to some data types."
+        "Params: `force` re-opens a DONE installation; `data_types` limits the run to some data types; "
+        "`dry_run` runs the pre-flight checks only; `reset_checkpoint` / `set_checkpoints` move checkpoints."
     )
+
+
+def _alerting(installation_id: str, config: MigrationConfig) -> dict[str, Any]:
+    if config.alerts.email is None and config.alerts.webhook is None:
+        return {}
+    return {"on_failure_callback": [MigrationFailureNotifier(installation_id, config.alerts)]}
 
 
 def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
@@ -64,13 +75,22 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args={**DEFAULT_ARGS, **_alerting(installation_id, config)},
         tags=["migration", f"installation:{installation_id}", f"profile:{installation.target_profile}"],
         doc_md=_doc(installation, config),
         params={
             "force": Param(False, type="boolean", description="Re-open a DONE installation and migrate again."),
             "data_types": Param(
                 [], type="array", items={"type": "string"}, description="Only these data types (empty: all)."
+            ),
+            "dry_run": Param(
+                False, type="boolean", description="Only run the pre-flight checks (quotas, row size, storage)."
+            ),
+            "reset_checkpoint": Param(
+                False, type="boolean", description="Copy the selected data types (all if none) again from the start."
+            ),
+            "set_checkpoints": Param(
+                {}, type="object", description='Set checkpoints explicitly, e.g. {"users": 5000}.'
             ),
         },
         render_template_as_native_obj=False,
@@ -79,21 +99,35 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         @task.short_circuit(task_id="check_status")
         def check_status() -> bool:
             context = get_current_context()
+            params = context["params"]
             decision = runtime.check_status(
-                installation_id, context["run_id"], force=bool(context["params"].get("force"))
+                installation_id,
+                context["run_id"],
+                force=bool(params.get("force")),
+                dry_run=bool(params.get("dry_run")),
             )
             return bool(decision["proceed"])
 
         @task(task_id="prepare_target")
         def prepare_target() -> list[str]:
-            selected = get_current_context()["params"].get("data_types") or []
-            return runtime.prepare_target(installation_id, selected)
+            context = get_current_context()
+            params = context["params"]
+            result = runtime.prepare_target(
+                installation_id,
+                params.get("data_types") or [],
+                dry_run=bool(params.get("dry_run")),
+                reset_checkpoint=bool(params.get("reset_checkpoint")),
+                set_checkpoints=dict(params.get("set_checkpoints") or {}),
+            )
+            context["ti"].xcom_push(key="preflight", value=result["preflight"])
+            return result["data_types"]
 
         @task(
             task_id="transfer",
             execution_timeout=TRANSFER_TIMEOUT,
             map_index_template="{{ data_type_name }}",
             max_active_tis_per_dagrun=parallel,
+            pool=TRANSFER_POOL,
         )
         def transfer(data_type: str) -> dict[str, Any]:
             context = get_current_context()
@@ -110,6 +144,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             execution_timeout=VALIDATE_TIMEOUT,
             map_index_template="{{ data_type_name }}",
             max_active_tis_per_dagrun=parallel,
+            pool=TRANSFER_POOL,
         )
         def validate(data_type: str, summary: dict[str, Any]) -> dict[str, Any]:
             context = get_current_context()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIR = ROOT / ".demo"
 
 
-def _export_connections(config, server_port: int, tokens: dict[str, str]) -> None:
+def export_demo_connections(config, server_port: int, tokens: dict[str, str]) -> None:
     for installation in config.installations:
         ident = installation.id
         os.environ[f"AIRFLOW_CONN_{installation.remote_conn_id.upper()}"] = json.dumps(
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = True
     with serve_in_thread(app) as server:
         console.print(f"[bold]Reference remote[/] listening on {server.base_url}")
-        _export_connections(config, server.port, tokens)
+        export_demo_connections(config, server.port, tokens)
         dags = build_dags(config)
         copied: dict[tuple[str, str], list[int]] = {}
         for attempt in (1, 2):

@@ -16,9 +16,11 @@ from typing import Any
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
 from include.migration.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
-from include.migration.schema import prepare_schema
+from include.migration.notifications import Alert, channels, dispatch
+from include.migration.preflight import run_preflight
+from include.migration.schema import plan_steps, prepare_schema
 from include.migration.source.client import RemoteClient
-from include.migration.state import StateStore, Status
+from include.migration.state import STATE_TABLE_SPEC, StateStore, Status
 from include.migration.status_tracker import decide_from_remote, decide_from_target
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
@@ -55,13 +57,20 @@ def remote_client(installation: InstallationSpec) -> Iterator[RemoteClient]:
         client.close()
 
 
-def check_status(installation_id: str, run_id: str | None, force: bool = False) -> dict[str, Any]:
-    """The status tracker task: decides whether this run migrates; records the installation status."""
+def check_status(installation_id: str, run_id: str | None, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    """The status tracker task: decides whether this run migrates; records the installation status.
+
+    A dry run reads but writes nothing. A run that proceeds also counts runs without progress and
+    sends the "stalled" alert when they reach ``alerts.stalled_after_runs``.
+    """
     config, installation, profile = resolve(installation_id)
+    stalled_runs = None
     with target_database(installation, profile) as db:
-        prepare_schema(db, (), profile, installation.id)  # the state table must exist to be read
+        if not dry_run:
+            prepare_schema(db, (), profile, installation.id)  # the state table must exist to be read
         state = StateStore(db)
-        local = state.installation_status()
+        has_state = db.existing_columns(STATE_TABLE_SPEC.target_table) is not None
+        local = state.installation_status() if has_state else None
         decision = decide_from_target(local, force)
         remote_status = None
         if decision is None:
@@ -70,16 +79,37 @@ def check_status(installation_id: str, run_id: str | None, force: bool = False) 
             remote_status = str(document["status"])
             _check_announced_data_types(installation, config, document)
             decision = decide_from_remote(local, remote_status, force)
-            if decision.record is not None:
+            if decision.record is not None and not dry_run:
                 state.set_installation_status(decision.record, run_id)
+        if decision.proceed and not dry_run:
+            stalled_runs = state.track_progress(run_id)
     log.info("installation %s: %s", installation_id, decision.reason)
+    if stalled_runs and stalled_runs % config.alerts.stalled_after_runs == 0:
+        _alert_stalled(installation_id, run_id, stalled_runs, config)
     return {
         "installation": installation_id,
         "proceed": decision.proceed,
         "reason": decision.reason,
         "local_status": local.value if local else None,
         "remote_status": remote_status,
+        "runs_without_progress": stalled_runs,
     }
+
+
+def _alert_stalled(installation_id: str, run_id: str | None, stalled_runs: int, config: MigrationConfig) -> None:
+    alert = Alert(
+        kind="stalled",
+        installation=installation_id,
+        data_type=None,
+        task="check_status",
+        try_number=None,
+        error=f"no checkpoint moved in the last {stalled_runs} runs; check the transfer logs and the remote",
+        log_url=None,
+        dag_id=None,
+        run_id=run_id,
+    )
+    log.warning("installation %s: %s", installation_id, alert.error)
+    dispatch(alert, channels(config.alerts), config.alerts.timeout_seconds)
 
 
 def _check_announced_data_types(installation: InstallationSpec, config: MigrationConfig, document: dict[str, Any]) -> None:
@@ -94,18 +124,54 @@ def _check_announced_data_types(installation: InstallationSpec, config: Migratio
         )
 
 
-def prepare_target(installation_id: str, selected: Sequence[str] = ()) -> list[str]:
-    """Apply missing DDL; returns the data types this run transfers (all, or the selected subset)."""
+def prepare_target(
+    installation_id: str,
+    selected: Sequence[str] = (),
+    *,
+    dry_run: bool = False,
+    reset_checkpoint: bool = False,
+    set_checkpoints: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Pre-flight checks, DDL and checkpoint changes; returns the data types this run transfers.
+
+    ``dry_run`` runs the pre-flight checks only (quotas against the profile) and transfers nothing.
+    ``reset_checkpoint`` starts the selected data types (all when none selected) from the beginning;
+    ``set_checkpoints`` sets data types' checkpoints explicitly.
+    """
     config, installation, profile = resolve(installation_id)
     data_types = config.data_types_for(installation)
     names = [d.name for d in data_types]
-    unknown = [s for s in selected if s not in names]
+    requested = list(selected) + [n for n in (set_checkpoints or {}) if n not in selected]
+    unknown = [s for s in requested if s not in names]
     if unknown:
         raise FatalError(f"installation {installation_id!r}: unknown data types {unknown} requested; known: {names}")
+    chosen = [n for n in names if not selected or n in selected]
     with target_database(installation, profile) as db:
+        has_state = db.existing_columns(STATE_TABLE_SPEC.target_table) is not None
+        fresh = not has_state or all(StateStore(db).checkpoint(n) is None for n in names)
+        if dry_run or fresh:
+            with remote_client(installation) as client:
+                report = run_preflight(
+                    installation_id=installation_id, data_types=data_types, profile=profile, db=db, client=client
+                )
+        else:
+            report = run_preflight(installation_id=installation_id, data_types=data_types, profile=profile, db=db, client=None)
+        if dry_run:
+            report["schema_steps"] = [step.step_id for step in plan_steps(db, data_types)]
+            log.info("installation %s: dry run, nothing changed: %s", installation_id, report)
+            return {"data_types": [], "preflight": report, "dry_run": True}
         applied = prepare_schema(db, data_types, profile, installation.id)
+        state = StateStore(db)
+        for name in chosen if reset_checkpoint else []:
+            state.start_data_type(name, None)
+            state.reset_checkpoint(name)
+            log.warning("installation %s, data type %s: checkpoint reset, copying from the start", installation_id, name)
+        for name, checkpoint in (set_checkpoints or {}).items():
+            state.start_data_type(name, None)
+            state.reset_checkpoint(name, checkpoint)
+            log.warning("installation %s, data type %s: checkpoint set to %r", installation_id, name, checkpoint)
     log.info("installation %s: schema steps applied: %s", installation_id, applied or "none (up to date)")
-    return [n for n in names if not selected or n in selected]
+    return {"data_types": chosen, "preflight": report, "dry_run": False}
 
 
 def transfer(

@@ -60,6 +60,7 @@ STATE_TABLE_SPEC = _internal_table(
         ("finished_at", "timestamp", True),
         ("quiet_passes", "int", True),
         ("last_pass", "text", True),
+        ("progress", "text", True),
     ],
 )
 
@@ -174,6 +175,21 @@ class StateStore:
             f"WHERE {q('job_id')} = {p}",
             (quiet_passes, last, _now(), INSTALLATION_JOB_ID),
         )
+
+    def track_progress(self, run_id: str | None) -> int:
+        """Count consecutive runs in which no checkpoint moved; returns that count (idempotent per run)."""
+        p, q = self._p, self._q
+        total = sum(r.rows_copied for r in self.all() if r.data_type)
+        rows = self.db.query(f"SELECT {q('progress')} FROM {self._table} WHERE {q('job_id')} = {p}", (INSTALLATION_JOB_ID,))
+        previous = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+        if previous.get("run_id") == run_id:
+            return int(previous.get("stalled_runs", 0))
+        stalled = int(previous.get("stalled_runs", 0)) + 1 if previous and previous.get("total") == total else 0
+        progress = json.dumps({"run_id": run_id, "total": total, "stalled_runs": stalled})
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('progress')} = {p} WHERE {q('job_id')} = {p}", (progress, INSTALLATION_JOB_ID)
+        )
+        return stalled
 
     def mark_done(self, run_id: str | None, data_types: list[str]) -> None:
         """The installation and its data types are DONE (with their finish time)."""
