@@ -9,8 +9,12 @@ PYTHON=${PYTHON:-python3.11}
 UV_VERSION=0.13.8
 
 need_apt=()
-# `bootstrap.sh test` also brings what only the tests use (docker-compose validates the compose file).
-if [ "${1:-}" = test ]; then command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose); fi
+# `bootstrap.sh test` also brings what only the tests use (docker-compose validates the compose file,
+# headless chromium renders the migrations dashboard).
+if [ "${1:-}" = test ]; then
+  command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+fi
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || need_apt+=(libmariadb-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then

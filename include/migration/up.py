@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from include.migration.config import load_config
+from include.migration.dag_factory import dag_id_for
 from include.migration.demo import DEMO_DIR, ROOT, export_demo_connections
 from include.migration.remote_service.seed import seed_source
 from include.migration.settings import load_settings
@@ -26,6 +27,9 @@ REMOTE_PORT = 8000
 def main() -> int:
     os.environ.setdefault("MIGRATION_CONFIG", str(ROOT / "dags" / "migration_config.yaml"))
     os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    # standalone starts its components as `airflow ...` processes: they must find the venv's.
+    venv_bin = str(Path(sys.executable).parent)
+    os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     config = load_config()
     installations = [i.id for i in config.enabled_installations]
     DEMO_DIR.mkdir(exist_ok=True)
@@ -38,6 +42,11 @@ def main() -> int:
     tokens: dict[str, str] = json.loads(tokens_file.read_text())
     export_demo_connections(config, REMOTE_PORT, tokens)
     load_settings(ROOT / "airflow_settings.yaml")
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    # Unpaused from the start, so the hourly schedule begins migrating at once.
+    subprocess.run([airflow, "dags", "reserialize"], check=True, capture_output=True)
+    for ident in installations:
+        subprocess.run([airflow, "dags", "unpause", dag_id_for(ident)], check=True, capture_output=True)
     remote = subprocess.Popen(
         [sys.executable, "-m", "include.migration.remote_service", "serve", "--source-url", f"sqlite:///{source}",
          "--config", os.environ["MIGRATION_CONFIG"].split(os.pathsep)[0], "--tokens-file", str(tokens_file),
@@ -46,7 +55,7 @@ def main() -> int:
     print(f"reference remote on http://127.0.0.1:{REMOTE_PORT}; Airflow UI on http://localhost:8080 "
           "(dashboard: /migrations/); Ctrl-C to stop", flush=True)
     try:
-        return subprocess.call([str(Path(sys.executable).with_name("airflow")), "standalone"])
+        return subprocess.call([airflow, "standalone"])
     except KeyboardInterrupt:
         return 0
     finally:
