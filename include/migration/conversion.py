@@ -21,6 +21,8 @@ from include.migration.errors import FatalError
 _INT_RANGES = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 _TEXT_MAX_BYTES = 65_535
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# decimal(65,30) needs 65 digits; the default context keeps 28 and would refuse to quantize wide values.
+_DECIMAL_CONTEXT = decimal.Context(prec=100)
 Converter = Callable[[Any], Any]
 
 
@@ -88,11 +90,12 @@ def _to_decimal(precision: int, scale: int) -> Converter:
             raise _BadValue(f"expected a decimal, got {type(value).__name__} {value!r:.80}")
         if not number.is_finite():
             raise _BadValue(f"decimal {value!r} is not finite")
-        exact = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+        # Range first: quantizing a huge value raises InvalidOperation instead of saying it does not fit.
+        if number.adjusted() + 1 > max_integer_digits and number != 0:
+            raise _BadValue(f"decimal {value!r} does not fit decimal({precision},{scale})")
+        exact = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN, context=_DECIMAL_CONTEXT)
         if exact != number:
             raise _BadValue(f"decimal {value!r} has more than {scale} fractional digits (would be rounded)")
-        if exact.adjusted() + 1 > max_integer_digits and exact != 0:
-            raise _BadValue(f"decimal {value!r} does not fit decimal({precision},{scale})")
         return exact
 
     return convert
@@ -124,7 +127,10 @@ def _to_timestamp(value: Any) -> dt.datetime:
     except ValueError:
         raise _BadValue(f"invalid timestamp {value!r:.80}") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # the offset moves it past year 1 or 9999
+            raise _BadValue(f"timestamp {value!r} is outside years 1000-9999") from None
     if not 1000 <= parsed.year <= 9999:
         raise _BadValue(f"timestamp {value!r} is outside years 1000-9999")
     return parsed

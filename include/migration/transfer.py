@@ -25,7 +25,7 @@ from include.migration.source.paginator import KeysetPaginator
 from include.migration.state import StateStore
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
-from include.migration.target.writer import UpsertWriter
+from include.migration.target.writer import TargetUnavailableError, UpsertWriter
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +94,15 @@ def run_transfer(
                         pending = pool.submit(fetch, cursor)
                     if rows:
                         writer.write(rows)
-                        state.save_checkpoint(data_type.name, mode.to_checkpoint(cursor), len(rows), 1)
+                        _save_checkpoint(state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(rows))
             finally:
                 if pending is not None:
                     pending.cancel()
     except Exception as exc:
-        state.fail_data_type(data_type.name, f"{type(exc).__name__}: {exc}")
+        try:
+            state.fail_data_type(data_type.name, f"{type(exc).__name__}: {exc}")
+        except Exception as unrecorded:  # noqa: BLE001 - a dead target must not hide the error that killed it
+            log.error("transfer %s/%s: could not record the failure: %s", installation.id, data_type.name, unrecorded)
         raise
     result = TransferResult(
         installation=installation.id,
@@ -118,3 +121,17 @@ def run_transfer(
         "end of data" if result.done else "budget spent, continues next run",
     )
     return result
+
+
+def _save_checkpoint(state: StateStore, installation_id: str, data_type: str, checkpoint: Any, rows: int) -> None:
+    """Persist the checkpoint after its rows; a lost target names where the transfer stands."""
+    try:
+        state.save_checkpoint(data_type, checkpoint, rows, 1)
+    except Exception as exc:
+        if type(exc).__name__ not in ("OperationalError", "InterfaceError"):
+            raise
+        raise TargetUnavailableError(
+            f"installation {installation_id!r}, data type {data_type!r}: could not save checkpoint {checkpoint!r} "
+            f"after writing its rows: {exc}; a re-run replays this page from the previous checkpoint (the upsert "
+            "makes that harmless) once the target is reachable"
+        ) from exc

@@ -11,7 +11,8 @@ Endpoints (see "The remote (source) API contract" in the design notes and
 - ``GET /data-migration/{dataType}/hashes?after=&upTo=&limit=`` (capability ``row-hashes``)
 
 Every request needs ``Authorization: Bearer <token>``; the token alone decides
-the installation whose rows are read.
+the installation whose rows are read. Every data page names that installation
+(``"installation": "<id>"``) so that a client can refuse another one's rows.
 """
 
 # No ``from __future__ import annotations``: FastAPI must evaluate the endpoint
@@ -91,7 +92,7 @@ def _key_page(query: DataTypeQueries, engine: Engine, installation: str, after: 
     with engine.connect() as conn:
         rows = conn.execute(query.key_range(installation, after, None, limit)).all()
     after_id = rows[-1][query.spec.key_index] if len(rows) == limit else None
-    return _page_body(query, rows, {"afterId": after_id})
+    return _page_body(query, installation, rows, {"afterId": after_id})
 
 
 def _updated_at_page(
@@ -111,12 +112,20 @@ def _updated_at_page(
             "afterId": last[query.spec.key_index],
             "afterUpdatedAt": timestamp_text(last[query.updated_at_index]),
         }
-    return _page_body(query, rows, pagination)
+    return _page_body(query, installation, rows, pagination)
 
 
-def _page_body(query: DataTypeQueries, rows: Sequence[Any], pagination: dict[str, Any]) -> dict[str, Any]:
+def _page_body(
+    query: DataTypeQueries, installation: str, rows: Sequence[Any], pagination: dict[str, Any]
+) -> dict[str, Any]:
     encode = query.encode_row
-    return {"headers": query.spec.column_names, "data": [encode(row) for row in rows], "pagination": pagination}
+    # ``installation`` lets the client refuse a page that belongs to someone else.
+    return {
+        "installation": installation,
+        "headers": query.spec.column_names,
+        "data": [encode(row) for row in rows],
+        "pagination": pagination,
+    }
 
 
 def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after: Any, up_to: Any) -> ChunkStats:

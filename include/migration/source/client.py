@@ -3,7 +3,9 @@
 One ``requests`` session (from ``HttpHook.get_conn``) is reused for every page.
 429, 5xx, connection errors, timeouts and unreadable bodies are retried with
 exponential backoff, honouring ``Retry-After``; other 4xx are fatal. Messages
-name the installation, data type and cursor, never the token.
+name the installation, data type and cursor, never the token (a response that
+echoes it is redacted). A page or status document that names another
+installation (``"installation"``, when the remote sends it) is refused.
 """
 
 from __future__ import annotations
@@ -92,13 +94,21 @@ class RemoteClient:
         self.installation_id = installation_id
         self.policy = policy
         self._sleep = sleep
+        self._token = token
         session.headers.update({"Authorization": f"Bearer {token}", "X-Installation-Id": installation_id})
         self._decoder = msgspec.json.Decoder()
         self.requests_sent = 0
         self.retries = 0
 
     @classmethod
-    def from_conn_id(cls, conn_id: str, installation_id: str, *, policy: RetryPolicy = RetryPolicy()) -> RemoteClient:
+    def from_conn_id(
+        cls,
+        conn_id: str,
+        installation_id: str,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RemoteClient:
         """Build from an Airflow HTTP connection whose password holds the installation's token."""
         from airflow.providers.http.hooks.http import HttpHook
 
@@ -109,7 +119,7 @@ class RemoteClient:
             raise RemoteFatalError(
                 f"installation {installation_id!r}: connection {conn_id!r} has no token (set its password)"
             )
-        return cls(session, hook.base_url, connection.password, installation_id, policy=policy)
+        return cls(session, hook.base_url, connection.password, installation_id, policy=policy, sleep=sleep)
 
     def close(self) -> None:
         self._session.close()
@@ -119,6 +129,7 @@ class RemoteClient:
         body = self._get(STATUS_PATH, {}, what="status")
         if not isinstance(body, dict) or "status" not in body:
             raise RemoteResponseError(f"installation {self.installation_id!r}: status response has no 'status': {body!r:.200}")
+        self._check_installation(body, "status")
         return body
 
     def fetch_page(self, data_type: str, after: Any, limit: int, **extra: Any) -> Page:
@@ -139,6 +150,7 @@ class RemoteClient:
             raise RemoteResponseError(
                 f"installation {self.installation_id!r}, {what}: the page lacks headers/data/pagination.afterId"
             ) from None
+        self._check_installation(body, what)
         if not isinstance(headers, list) or not isinstance(data, list):
             raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: headers and data must be arrays")
         if len(data) > limit:
@@ -171,6 +183,19 @@ class RemoteClient:
             raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: keys and hashes differ in length")
         return keys, hashes, after_id
 
+    def _check_installation(self, body: dict[str, Any], what: str) -> None:
+        owner = body.get("installation")
+        if owner is not None and owner != self.installation_id:
+            raise RemoteResponseError(
+                f"installation {self.installation_id!r}, {what}: the remote answered with installation "
+                f"{owner!r}'s data; nothing was written and the checkpoint has not moved. The remote mixes up "
+                "installations: check its token scoping before re-running"
+            )
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the token (a remote may echo request headers in an error page)."""
+        return text.replace(self._token, "<redacted>") if self._token else text
+
     def _get(self, path: str, params: Mapping[str, Any], *, what: str) -> Any:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.attempts),
@@ -180,7 +205,14 @@ class RemoteClient:
             reraise=True,
             before_sleep=self._count_retry,
         )
-        return retrying(self._get_once, path, params, what)
+        try:
+            return retrying(self._get_once, path, params, what)
+        except RemoteRetryableError as exc:
+            raise RemoteRetryableError(
+                f"{exc}; gave up after {self.policy.attempts} attempts: the checkpoint has not moved past this "
+                "request, re-run when the remote is healthy",
+                retry_after=exc.retry_after,
+            ) from None
 
     def _count_retry(self, _state: tenacity.RetryCallState) -> None:
         self.retries += 1
@@ -208,18 +240,26 @@ class RemoteClient:
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
-            raise RemoteRetryableError(f"{where}: {type(exc).__name__} talking to the remote: {exc}") from None
+            raise RemoteRetryableError(
+                f"{where}: {type(exc).__name__} talking to the remote: {self._redact(str(exc))}"
+            ) from None
         except requests.RequestException as exc:
-            raise RemoteFatalError(f"{where}: request failed: {exc}") from None
+            raise RemoteFatalError(f"{where}: request failed: {self._redact(str(exc))}") from None
         status = response.status_code
         if status == 429 or status >= 500:
             raise RemoteRetryableError(
-                f"{where}: the remote answered HTTP {status}: {response.text[:200]!r}",
+                f"{where}: the remote answered HTTP {status}: {self._redact(response.text)[:200]!r}",
                 retry_after=_parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 400:
-            hint = " (the token is missing, wrong or scoped to another installation)" if status in (401, 403) else ""
-            raise RemoteFatalError(f"{where}: the remote answered HTTP {status}{hint}: {response.text[:200]!r}")
+            if status in (401, 403):
+                hint = " (the token is missing, wrong or scoped to another installation)"
+                next_step = "check the connection's token (its password) and installation, then re-run"
+            else:
+                hint, next_step = "", "retrying cannot help: fix the request or the remote, then re-run"
+            raise RemoteFatalError(
+                f"{where}: the remote answered HTTP {status}{hint}: {self._redact(response.text)[:200]!r}; {next_step}"
+            )
         try:
             return self._decoder.decode(response.content)
         except (msgspec.DecodeError, requests.RequestException) as exc:

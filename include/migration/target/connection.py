@@ -66,6 +66,8 @@ class MySqlTarget:
         self.last_statement_bytes = 0
         self.statements_sent = 0
         self.execute("SET time_zone = '+00:00'")
+        # A value out of range must fail loudly, never be clamped or truncated (TiDB is strict by default).
+        self.execute("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')")
         version = self.query("SELECT VERSION()")[0][0]
         self.is_mariadb = "mariadb" in str(version).lower()
         if profile.statement_timeout_seconds:

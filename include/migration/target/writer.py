@@ -100,7 +100,9 @@ class UpsertWriter:
                 raise RowTooLargeError(
                     f"installation {self.installation_id!r}, data type {self.data_type.name!r}, key {key!r}: "
                     f"the row needs {self._fixed_bytes + row_bytes} bytes in one statement, over the "
-                    f"target limit of {limit} bytes; the row cannot be stored in this target profile"
+                    f"target limit of {limit} bytes; the row cannot be stored in this target profile: shorten the "
+                    "value at the source or raise max_statement_bytes in the installation's profile_overrides (as "
+                    "far as the target accepts), then re-run: the checkpoint has not moved past this page"
                 )
             separator = 1 if index > start else 0
             if index > start and (size + separator + row_bytes > limit or index - start >= self.max_rows):
@@ -123,8 +125,14 @@ class UpsertWriter:
                 f"keys {first!r}..{last!r} ({stop - start} rows)"
             )
             if type(exc).__name__ in ("OperationalError", "InterfaceError") and not _is_data_error(exc):
-                raise TargetUnavailableError(f"{where}: target unavailable: {exc}") from exc
-            raise TargetWriteError(f"{where}: the target rejected the rows: {exc}") from exc
+                raise TargetUnavailableError(
+                    f"{where}: target unavailable: {exc}; the checkpoint has not moved past these rows: "
+                    "re-run when the target is reachable"
+                ) from exc
+            raise TargetWriteError(
+                f"{where}: the target rejected the rows: {exc}; fix the target column or the value at the source, "
+                "then re-run: the checkpoint has not moved past these rows"
+            ) from exc
         elapsed = time.monotonic() - began
         self.query_budget.record(elapsed)
         sent = self.db.last_statement_bytes or size
