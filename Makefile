@@ -10,7 +10,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: bootstrap airflow-db settings demo up test lock clean
+.PHONY: bootstrap airflow-db settings demo up test lock clean bench
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -33,6 +33,11 @@ up: airflow-db
 test: airflow-db
 	@scripts/bootstrap.sh test
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# The transfer against the ceiling and the peers: `make bench` (1,000,000 rows), `make bench ROWS=100000`,
+# `make bench BENCH_ARGS="--rows 10000 --quick"`; figures in .test-artifacts/bench.json.
+bench: airflow-db
+	$(PY) -m include.migration.bench $(if $(ROWS),--rows $(ROWS)) $(BENCH_ARGS)
 
 lock:
 	$(VENV)/bin/uv pip compile -q requirements.txt -o requirements.lock --no-header --no-annotate
