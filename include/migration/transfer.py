@@ -94,6 +94,7 @@ def run_transfer(
                         pending = pool.submit(fetch, cursor)
                     if rows:
                         writer.write(rows)
+                        writer.throttled()  # the checkpoint UPDATE counts against the profile's DML rate too
                         _save_checkpoint(state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(rows))
             finally:
                 if pending is not None:

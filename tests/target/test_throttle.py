@@ -46,3 +46,18 @@ def test_query_budget_waits_for_the_window():
     assert clock.now == 65.0
     budget.record(1.0)
     assert budget.waited_seconds == 45.0
+
+
+def test_a_late_wake_up_does_not_allow_a_burst():
+    clock = FakeClock()
+
+    def oversleep(seconds):
+        clock.now += seconds + 0.05  # the OS wakes us 50 ms late
+
+    limiter = RateLimiter(100.0, clock=clock, sleep=oversleep)
+    starts = []
+    for _ in range(50):
+        limiter.acquire()
+        starts.append(clock.now)
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= 0.01 - 1e-9  # never closer than the rate allows

@@ -34,6 +34,9 @@ class RateLimiter:
         if start > now:
             self.waited_seconds += start - now
             self._sleep(start - now)
+            with self._lock:
+                # A late wake-up must not let the following requests catch up in a burst.
+                self._next = max(self._next, self._clock() + self._interval)
 
 
 class QueryTimeBudget:

@@ -112,9 +112,13 @@ class UpsertWriter:
         self._send(rows, rendered, start, len(rendered), size)
         return len(rows)
 
-    def _send(self, rows: Sequence[Sequence[Any]], rendered: list[Any], start: int, stop: int, size: int) -> None:
+    def throttled(self) -> None:
+        """Wait for a slot in the profile's statement rate and query budget (for other statements too)."""
         self.rate_limiter.acquire()
         self.query_budget.wait()
+
+    def _send(self, rows: Sequence[Sequence[Any]], rendered: list[Any], start: int, stop: int, size: int) -> None:
+        self.throttled()
         began = time.monotonic()
         try:
             self.db.execute_values(self._prefix, rendered[start:stop], self._width, self._suffix)
