@@ -62,7 +62,7 @@ def estimate_storage(
     after, extra = mode.request(None)
     page = client.fetch_page(spec.name, after, spec.page_size, **extra)
     rows = RowConverter(installation_id, spec).convert(page.headers, page.data)
-    rendered = db.render_rows(rows)
+    rendered = db.render_rows(rows, spec.columns)
     average = sum(db.size_of(r) for r in rendered) / len(rendered) if rendered else 0.0
     count = None
     if "range-stats" in (client.status().get("capabilities") or []):

@@ -12,10 +12,11 @@ import datetime as dt
 import decimal
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from include.migration.config import ColumnSpec
 from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect
 from include.migration.target.profiles import TargetProfile
 
@@ -35,8 +36,11 @@ class TargetDatabase(Protocol):
     def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Run one SELECT and yield its rows without holding them all in memory."""
 
-    def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        """Prepare rows for :meth:`execute_values`; ``size_of`` tells each one's size in the statement."""
+    def render_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None) -> list[Any]:
+        """Prepare rows for :meth:`execute_values`; ``size_of`` tells each one's size in the statement.
+
+        ``columns`` (the rows' column specs, when known) lets a target pick a renderer per column once.
+        """
 
     def size_of(self, rendered: Any) -> int:
         """Bytes a rendered row adds to the statement text."""
@@ -106,11 +110,17 @@ class MySqlTarget:
         finally:
             cursor.close()
 
-    def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
-        # The driver's own escaping (what cursor.execute does to parameters), done
-        # once per row so that statement sizes are exact before sending.
-        literal = self._conn.literal
-        return [literal(tuple(row)) for row in rows]
+    def render_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None) -> list[bytes]:
+        # Rendered once per row, so that statement sizes are exact before sending. Strings
+        # go through the driver's own escaping (mysql_real_escape_string), as parameters would.
+        if columns is None:
+            literal = self._conn.literal
+            return [literal(tuple(row)) for row in rows]
+        renderers = tuple(_mysql_renderer(c, self._conn.string_literal) for c in columns)
+        join = b",".join
+        return [
+            b"(" + join([b"NULL" if v is None else r(v) for r, v in zip(renderers, row)]) + b")" for row in rows
+        ]
 
     def size_of(self, rendered: bytes) -> int:
         return len(rendered)
@@ -151,6 +161,31 @@ class MySqlTarget:
         executed = getattr(cursor, "_executed", None)
         self.last_statement_bytes = len(executed) if executed is not None else 0
         self.statements_sent += 1
+
+
+def _float_literal(value: float) -> bytes:
+    text = repr(value)
+    if text in ("inf", "-inf", "nan"):
+        raise ValueError(f"{text} cannot be stored in MySQL")
+    return (text if "e" in text else text + "e0").encode()
+
+
+def _mysql_renderer(column: ColumnSpec, string_literal: Callable[[bytes], bytes]) -> Callable[[Any], bytes]:
+    """A function giving the SQL literal of one non-NULL, already converted value of ``column``."""
+    base = column.type.base
+    if base in ("int", "bigint"):
+        return lambda v: b"%d" % v
+    if base == "boolean":
+        return lambda v: b"1" if v else b"0"
+    if base == "decimal":
+        return lambda v: format(v, "f").encode()
+    if base == "double":
+        return _float_literal
+    if base == "timestamp":
+        return lambda v: b"'" + v.isoformat(sep=" ").encode() + b"'"
+    if base == "date":
+        return lambda v: b"'" + v.isoformat().encode() + b"'"
+    return lambda v: string_literal(v.encode("utf-8"))  # varchar, text, json
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -199,7 +234,9 @@ class SqliteTarget:
         while batch := cursor.fetchmany(batch_size):
             yield from batch
 
-    def render_rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    def render_rows(
+        self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None
+    ) -> list[tuple[Any, ...]]:
         return [tuple(_sqlite_value(v) for v in row) for row in rows]
 
     def size_of(self, rendered: tuple[Any, ...]) -> int:

@@ -89,7 +89,7 @@ class UpsertWriter:
         """Upsert ``rows`` (already converted, in configured column order); returns rows written."""
         if not rows:
             return 0
-        rendered = self.db.render_rows(rows)
+        rendered = self.db.render_rows(rows, self.data_type.columns)
         size_of = self.db.size_of
         limit = self.max_statement_bytes
         start, size = 0, self._fixed_bytes
