@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from include.migration.checksum import ChunkStats
@@ -33,6 +34,7 @@ class ChunkBuilder:
     """
 
     chunk_rows: int
+    on_chunk: Callable[[Chunk], None] | None = None
     chunks: list[Chunk] = dataclasses.field(default_factory=list)
     stats: list[ChunkStats] = dataclasses.field(default_factory=list)
     _after: Any = None
@@ -48,8 +50,11 @@ class ChunkBuilder:
             self._close(key)
 
     def _close(self, up_to: Any) -> None:
-        self.chunks.append(Chunk(self._after, up_to))
+        chunk = Chunk(self._after, up_to)
+        self.chunks.append(chunk)
         self.stats.append(ChunkStats(self._count, self._sum))
+        if self.on_chunk is not None:
+            self.on_chunk(chunk)
         self._after, self._count, self._sum = up_to, 0, 0
 
     def finish(self) -> tuple[list[Chunk], list[ChunkStats]]:

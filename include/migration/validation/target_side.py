@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from include.migration.checksum import ChunkStats, RowHasher, chunk_stats
@@ -36,9 +36,14 @@ class TargetReader:
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return self.db.stream(f"{self._select}{where} ORDER BY {self._key}", params)
 
-    def scan(self, chunk_rows: int) -> tuple[list[Chunk], list[ChunkStats]]:
-        """One pass over the whole table: chunk boundaries every ``chunk_rows`` rows, with their stats."""
-        builder = ChunkBuilder(chunk_rows)
+    def scan(
+        self, chunk_rows: int, on_chunk: Callable[[Chunk], None] | None = None
+    ) -> tuple[list[Chunk], list[ChunkStats]]:
+        """One pass over the whole table: chunk boundaries every ``chunk_rows`` rows, with their stats.
+
+        ``on_chunk`` is called as each chunk closes, so the source side can start on it during the scan.
+        """
+        builder = ChunkBuilder(chunk_rows, on_chunk)
         key_index, hash_row = self.spec.key_index, self.hasher.hash
         for row in self._rows(None):
             builder.add(row[key_index], hash_row(row))

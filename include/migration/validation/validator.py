@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
+from include.migration.checksum import ChunkStats
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.source.client import RemoteClient
@@ -26,7 +28,7 @@ from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
 from include.migration.target.writer import UpsertWriter
 from include.migration.validation.chunks import Chunk
-from include.migration.validation.source_side import source_rows, source_side
+from include.migration.validation.source_side import RemoteStatsSource, SourceSide, source_rows, source_side
 from include.migration.validation.target_side import TargetReader
 
 MAX_KEYS_REPORTED = 1000
@@ -75,6 +77,20 @@ def _diff(source: dict[Any, int], target: dict[Any, int]) -> tuple[list[Any], li
     return missing, different, extra
 
 
+def _scan_both_sides(
+    target: TargetReader, source: SourceSide, chunk_rows: int
+) -> tuple[list[Chunk], list[ChunkStats], list[ChunkStats]]:
+    """Chunk stats of both sides; a remote with range statistics works on each chunk while the target scan goes on."""
+    if not isinstance(source, RemoteStatsSource):
+        chunks, target_stats = target.scan(chunk_rows)
+        return chunks, target_stats, source.stats_for(chunks)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="source-stats") as pool:
+        futures: list[concurrent.futures.Future[list[ChunkStats]]] = []
+        chunks, target_stats = target.scan(chunk_rows, lambda c: futures.append(pool.submit(source.stats_for, [c])))
+        source_stats = [f.result()[0] for f in futures]
+    return chunks, target_stats, source_stats
+
+
 def validate_data_type(
     *,
     installation_id: str,
@@ -92,8 +108,7 @@ def validate_data_type(
     started = time.monotonic()
     target = TargetReader(db, spec)
     source = source_side(client, spec, installation_id, capabilities)
-    chunks, target_stats = target.scan(spec.validation_chunk_rows)
-    source_stats = source.stats_for(chunks)
+    chunks, target_stats, source_stats = _scan_both_sides(target, source, spec.validation_chunk_rows)
     rows_source = sum(s.count for s in source_stats)
     rows_target = sum(s.count for s in target_stats)
     suspects = [i for i, (s, t) in enumerate(zip(source_stats, target_stats)) if s != t]
