@@ -11,7 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +25,12 @@ import MySQLdb  # noqa: E402
 import psycopg2  # noqa: E402
 import pytest  # noqa: E402
 
-from include.migration.config import MigrationConfig, load_config  # noqa: E402
+from include.migration.config import DataTypeSpec, MigrationConfig, load_config  # noqa: E402
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
 # Separate prefixes let several checkouts run their suites against the same servers at once.
 DB_PREFIX = os.environ.get("MIGRATION_TEST_DB_PREFIX", "migration_test")
 SOURCE_DB = f"{DB_PREFIX}_source"
-SOURCE_URL = f"postgresql+psycopg2://root@127.0.0.1:5432/{SOURCE_DB}"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": ""}
 ROWS_PER_TYPE = 10_000
 SEEDED_INSTALLATIONS = ("acme", "globex", "tiny", "partial", "mutable")
@@ -54,6 +53,33 @@ def mariadb_connection(database: str | None = None) -> MySQLdb.Connection:
     return conn
 
 
+def seeded_source(database: str, data_types: Sequence[DataTypeSpec], installations: Sequence[str], rows: int) -> str:
+    """A fresh PostgreSQL database ``database`` seeded with ``rows`` rows per installation and data type."""
+    if not database.startswith(f"{DB_PREFIX}_"):
+        raise ValueError(f"refusing to drop {database!r}: not a {DB_PREFIX}_ database")
+    try:
+        admin = psycopg2.connect(PG_ADMIN_DSN)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            pytrace=False,
+        )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        admin.close()
+    from include.migration.remote_service.seed import seed_source
+
+    url = f"postgresql+psycopg2://root@127.0.0.1:5432/{database}"
+    seed_source(url, data_types, installations, rows)
+    return url
+
+
+
 @pytest.fixture(scope="session")
 def config() -> MigrationConfig:
     return load_config()
@@ -71,23 +97,7 @@ def airflow_db() -> None:
 @pytest.fixture(scope="session")
 def source_url(config: MigrationConfig) -> str:
     """The PostgreSQL source, seeded once per session: 3 data types x 10,000 rows per installation."""
-    from include.migration.remote_service.seed import seed_source
-
-    try:
-        admin = psycopg2.connect(PG_ADMIN_DSN)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
-            pytrace=False,
-        )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{SOURCE_DB}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{SOURCE_DB}"')
-    admin.close()
-    seed_source(SOURCE_URL, config.data_types, SEEDED_INSTALLATIONS, ROWS_PER_TYPE)
-    return SOURCE_URL
+    return seeded_source(SOURCE_DB, config.data_types, SEEDED_INSTALLATIONS, ROWS_PER_TYPE)
 
 
 @pytest.fixture(scope="session")

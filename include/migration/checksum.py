@@ -62,12 +62,17 @@ def _boolean(value: Any) -> bytes:
     return b"1" if value else b"0"
 
 
+def wire_timestamp(value: dt.datetime) -> str:
+    """The API's timestamp format, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC; naive datetimes are UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
 def _timestamp(value: Any) -> bytes:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
+    return wire_timestamp(value).encode()
 
 
 def _date(value: Any) -> bytes:

@@ -20,7 +20,7 @@ from include.migration.notifications import Alert, channels, dispatch
 from include.migration.preflight import run_preflight
 from include.migration.schema import plan_steps, prepare_schema
 from include.migration.source.client import RemoteClient
-from include.migration.state import STATE_TABLE_SPEC, StateStore, Status
+from include.migration.state import STATE_TABLE_SPEC, StateStore
 from include.migration.status_tracker import decide_from_remote, decide_from_target
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
@@ -284,10 +284,3 @@ def summarize(installation_id: str, results: Sequence[dict[str, Any]]) -> dict[s
     for name, item in summary["data_types"].items():
         log.info("installation %s, data type %s: %s", installation_id, name, item)
     return summary
-
-
-def installation_status(installation_id: str) -> Status | None:
-    """The installation's status in its target (for the demo and operators)."""
-    _, installation, profile = resolve(installation_id)
-    with target_database(installation, profile) as db:
-        return StateStore(db).installation_status()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import json
-import os
 from types import SimpleNamespace
 
 import pytest

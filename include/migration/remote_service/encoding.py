@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from include.migration.checksum import wire_timestamp
 from include.migration.config import ColumnType, DataTypeSpec
 
 ValueEncoder = Callable[[Any], Any]
 RowEncoder = Callable[[Sequence[Any]], list[Any]]
 
-_UTC = dt.timezone.utc
 _ENCODE_ERRORS = (TypeError, ValueError, AttributeError, ArithmeticError)
 
 
@@ -52,9 +52,7 @@ def timestamp_text(value: dt.datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC; a naive datetime is taken to be UTC."""
     if not isinstance(value, dt.datetime):
         raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is not None:
-        value = value.astimezone(_UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds") + "Z"
+    return wire_timestamp(value)
 
 
 def date_text(value: dt.date) -> str:

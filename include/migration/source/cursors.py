@@ -12,15 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from include.migration.checksum import wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.source.client import Page
-
-
-def wire_timestamp(value: dt.datetime) -> str:
-    """A naive-UTC or aware datetime in the API's timestamp format."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_timestamp(text: str) -> dt.datetime:

@@ -16,7 +16,7 @@ from include.migration.config import DataTypeSpec
 from include.migration.conversion import RowConverter
 from include.migration.source.client import RemoteClient
 from include.migration.source.paginator import KeysetPaginator
-from include.migration.validation.chunks import Chunk, ChunkBuilder, chunk_index
+from include.migration.validation.chunks import Chunk, chunk_index
 
 CAPABILITIES = ("range-stats", "row-hashes")
 
