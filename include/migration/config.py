@@ -107,6 +107,8 @@ class DataTypeSpec(_Frozen):
     soft_delete_column: str | None = None
     max_pages_per_pass: Annotated[int, Field(ge=1)] = 1_000_000
     validation_chunk_rows: Annotated[int, Field(ge=10, le=100_000)] = 2_000
+    page_format: Literal["auto", "json", "arrow"] = "auto"
+    """``auto``: Arrow pages when the remote announces ``arrow-pages``, JSON otherwise."""
 
     @field_validator("name")
     @classmethod
@@ -261,7 +263,7 @@ class MigrationConfig(_Frozen):
 def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     """Fill per-installation and per-data-type fields from the ``defaults`` block."""
     defaults = dict(raw.get("defaults") or {})
-    dt_keys = ("page_size", "max_pages_per_pass", "lag_seconds", "validation_chunk_rows")
+    dt_keys = ("page_size", "max_pages_per_pass", "lag_seconds", "validation_chunk_rows", "page_format")
     dt_defaults = {k: defaults.pop(k) for k in dt_keys if k in defaults}
     out = {key: value for key, value in raw.items() if key != "defaults"}
     out["data_types"] = [{**dt_defaults, **(d or {})} for d in raw.get("data_types") or []]

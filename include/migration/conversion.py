@@ -240,10 +240,27 @@ class RowConverter:
         return out
 
     def _fail(self, row: Sequence[Any], order: tuple[int, ...], column: ColumnSpec, value: Any, why: str) -> None:
-        key = row[order[self.data_type.key_index]]
-        raise ConversionError(
-            f"installation {self.installation_id!r}, data type {self.data_type.name!r}, key {key!r}, "
-            f"column {column.name!r} ({column.type}): {why}; value {value!r:.120}. "
-            "Fix the value at the source or the column type in the configuration, then re-run: "
-            "the checkpoint has not moved past this page"
-        )
+        raise conversion_error(self.installation_id, self.data_type, row[order[self.data_type.key_index]], column, value, why)
+
+
+def value_problem(column: ColumnSpec, value: Any) -> str | None:
+    """Why ``value`` (in its JSON page form) does not fit ``column``, or None when it does."""
+    if value is None:
+        return None if column.nullable else "NULL in a NOT NULL column"
+    try:
+        converter_for(column)(value)
+    except _BadValue as exc:
+        return str(exc)
+    return None
+
+
+def conversion_error(
+    installation_id: str, data_type: DataTypeSpec, key: Any, column: ColumnSpec, value: Any, why: str
+) -> ConversionError:
+    """The error for a value that does not fit its column: installation, data type, key, column, value."""
+    return ConversionError(
+        f"installation {installation_id!r}, data type {data_type.name!r}, key {key!r}, "
+        f"column {column.name!r} ({column.type}): {why}; value {value!r:.120}. "
+        "Fix the value at the source or the column type in the configuration, then re-run: "
+        "the checkpoint has not moved past this page"
+    )

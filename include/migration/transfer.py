@@ -2,10 +2,12 @@
 
 Rows are written before the checkpoint that covers them, so a crash between
 the two replays one page, which the primary-key upsert makes harmless. The next
-page is fetched and converted in a background thread while the current one is
-written, so the remote and the target work at the same time. The loop stops at
-the end of data or when its time budget is spent; an unfinished data type
-continues from its checkpoint in the next run.
+page is fetched, converted and rendered into statements in a background thread
+while the current one is written, so the remote, the client and the target work
+at the same time. Pages come as Arrow when the remote offers them (checked and
+rendered a column at a time), as JSON otherwise. The loop stops at the end of
+data or when its time budget is spent; an unfinished data type continues from
+its checkpoint in the next run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from include.migration.source.paginator import KeysetPaginator
 from include.migration.state import StateStore
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
-from include.migration.target.writer import TargetUnavailableError, UpsertWriter
+from include.migration.target.writer import PreparedWrite, TargetUnavailableError, UpsertWriter
 
 log = logging.getLogger(__name__)
 
@@ -69,33 +71,37 @@ def run_transfer(
     paginator = KeysetPaginator(
         installation.id, data_type.name, cursor=mode.from_checkpoint(row.checkpoint), max_pages=data_type.max_pages_per_pass
     )
-    converter = RowConverter(installation.id, data_type)
     writer = UpsertWriter(db, data_type, profile, installation_id=installation.id, rate_share=rate_share)
+    page_format = resolve_page_format(data_type, client)
+    convert = _page_converter(installation.id, data_type, page_format)
     log.info(
-        "transfer %s/%s starting after checkpoint %r (budget %.0fs)",
-        installation.id, data_type.name, paginator.cursor, budget_seconds,
+        "transfer %s/%s starting after checkpoint %r (budget %.0fs, %s pages)",
+        installation.id, data_type.name, paginator.cursor, budget_seconds, page_format,
     )
 
-    def fetch(cursor: Any) -> tuple[Page, list[tuple[Any, ...]]]:
+    def fetch(cursor: Any) -> tuple[Page, list[Any], PreparedWrite]:
         after, extra = mode.request(cursor)
-        page = client.fetch_page(data_type.name, after, data_type.page_size, **extra)
-        return page, converter.convert(page.headers, page.data)
+        page = client.fetch_page(data_type.name, after, data_type.page_size, page_format=page_format, **extra)
+        batch = convert(page)
+        return page, mode.row_cursors(batch), writer.prepare(batch)
 
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-            pending: concurrent.futures.Future[tuple[Page, list[tuple[Any, ...]]]] | None
+            pending: concurrent.futures.Future[tuple[Page, list[Any], PreparedWrite]] | None
             pending = pool.submit(fetch, paginator.cursor)
             try:
                 while pending is not None:
-                    page, rows = pending.result()
+                    page, row_cursors, prepared = pending.result()
                     pending = None
-                    cursor = paginator.advance(mode.row_cursors(rows), mode.page_cursor(page))
+                    cursor = paginator.advance(row_cursors, mode.page_cursor(page))
                     if not paginator.done and clock() < deadline:
                         pending = pool.submit(fetch, cursor)
-                    if rows:
-                        writer.write(rows)
+                    if row_cursors:
+                        writer.send(prepared)
                         writer.throttled()  # the checkpoint UPDATE counts against the profile's DML rate too
-                        _save_checkpoint(state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(rows))
+                        _save_checkpoint(
+                            state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(row_cursors)
+                        )
             finally:
                 if pending is not None:
                     pending.cancel()
@@ -122,6 +128,32 @@ def run_transfer(
         "end of data" if result.done else "budget spent, continues next run",
     )
     return result
+
+
+def resolve_page_format(data_type: DataTypeSpec, client: RemoteClient) -> str:
+    """``json`` or ``arrow``: the data type's ``page_format``, ``auto`` deciding by the remote's capabilities."""
+    if data_type.page_format != "auto":
+        return data_type.page_format
+    from include.migration.arrow_pages import ARROW_PAGES  # pyarrow stays out of DAG parsing
+
+    capabilities = client.status().get("capabilities") or []
+    return "arrow" if ARROW_PAGES in capabilities else "json"
+
+
+def _page_converter(installation_id: str, data_type: DataTypeSpec, page_format: str) -> Callable[[Page], Any]:
+    """Page -> converted batch (row tuples from JSON, an Arrow table from Arrow)."""
+    rows = RowConverter(installation_id, data_type)
+    if page_format != "arrow":
+        return lambda page: rows.convert(page.headers, page.data)
+    from include.migration.arrow_conversion import ArrowConverter
+
+    columns = ArrowConverter(installation_id, data_type)
+
+    def convert(page: Page) -> Any:
+        # A remote may still answer with JSON (e.g. a proxy that drops the format parameter).
+        return columns.convert(page.table) if page.table is not None else rows.convert(page.headers, page.data)
+
+    return convert
 
 
 def _save_checkpoint(state: StateStore, installation_id: str, data_type: str, checkpoint: Any, rows: int) -> None:

@@ -72,10 +72,12 @@ class Exchange:
 
     def send_head(self, status: int, length: int, headers: dict[str, str] | None = None) -> None:
         handler = self.handler
+        extra = dict(headers or {})
+        content_type = next((extra.pop(k) for k in list(extra) if k.lower() == "content-type"), "application/json")
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(length))
-        for name, value in (headers or {}).items():
+        for name, value in extra.items():
             handler.send_header(name, value)
         handler.end_headers()
 
@@ -98,7 +100,9 @@ class Fault:
 
 
 def _passed_headers(upstream: Upstream) -> dict[str, str]:
-    return {k: v for k, v in upstream.headers.items() if k.lower() in ("retry-after", "www-authenticate")}
+    return {
+        k: v for k, v in upstream.headers.items() if k.lower() in ("retry-after", "www-authenticate", "content-type")
+    }
 
 
 @dataclasses.dataclass
@@ -259,17 +263,17 @@ class ResetMidBody(Fault):
 
     def respond(self, exchange: Exchange) -> None:
         upstream = exchange.upstream()
-        exchange.send_head(upstream.status, len(upstream.body))
+        exchange.send_head(upstream.status, len(upstream.body), _passed_headers(upstream))
         exchange.handler.wfile.write(upstream.body[: len(upstream.body) // 2])
         exchange.reset()
 
 
 class Truncate(Fault):
-    """A well-formed HTTP response whose JSON body is cut in half."""
+    """A well-formed HTTP response whose body (JSON or Arrow) is cut in half."""
 
     def respond(self, exchange: Exchange) -> None:
         upstream = exchange.upstream()
-        exchange.send(upstream.status, upstream.body[: len(upstream.body) // 2])
+        exchange.send(upstream.status, upstream.body[: len(upstream.body) // 2], _passed_headers(upstream))
 
 
 @dataclasses.dataclass(repr=False)
@@ -312,7 +316,7 @@ class AsInstallation(Fault):
 
     def respond(self, exchange: Exchange) -> None:
         upstream = exchange.upstream({"Authorization": f"Bearer {self.token}", "X-Installation-Id": self.installation})
-        exchange.send(upstream.status, upstream.body)
+        exchange.send(upstream.status, upstream.body, _passed_headers(upstream))
 
 
 @dataclasses.dataclass(repr=False)
@@ -324,7 +328,7 @@ class Stall(Fault):
 
     def respond(self, exchange: Exchange) -> None:
         upstream = exchange.upstream()
-        exchange.send_head(upstream.status, len(upstream.body))
+        exchange.send_head(upstream.status, len(upstream.body), _passed_headers(upstream))
         exchange.handler.wfile.write(upstream.body[: len(upstream.body) // 2])
         exchange.handler.wfile.flush()
         self.reached.set()

@@ -6,15 +6,23 @@ import json
 from collections.abc import Sequence
 
 
+from include.migration.arrow_pages import ARROW_PAGES
 from include.migration.config import DataTypeSpec
-from include.migration.remote_service.app import create_app
+from include.migration.remote_service.app import CAPABILITIES, create_app
 from include.migration.remote_service.server import RunningServer, serve_in_thread
 from tests.conftest import DB_PREFIX, MARIADB, PG_ADMIN_DSN, seeded_source  # noqa: F401 - re-exported
 
 
-def serve_remote(source_url: str, data_types: Sequence[DataTypeSpec], tokens: dict[str, str]) -> RunningServer:
+# The page edits rewrite JSON bodies, so the suite's remote serves JSON pages unless a case asks for Arrow.
+JSON_ONLY = tuple(c for c in CAPABILITIES if c != ARROW_PAGES)
+
+
+def serve_remote(
+    source_url: str, data_types: Sequence[DataTypeSpec], tokens: dict[str, str], capabilities: Sequence[str] = JSON_ONLY
+) -> RunningServer:
     """The reference remote over ``source_url``; ``tokens`` maps installation -> token."""
-    return serve_in_thread(create_app(source_url, data_types, {token: inst for inst, token in tokens.items()}))
+    inverted = {token: inst for inst, token in tokens.items()}
+    return serve_in_thread(create_app(source_url, data_types, inverted, capabilities=capabilities))
 
 
 def remote_connection(port: int, token: str) -> str:

@@ -9,6 +9,8 @@ Endpoints (see "The remote (source) API contract" in the design notes and
   ``order=key`` pages them by key instead)
 - ``GET /data-migration/{dataType}/stats?after=&upTo=`` (capability ``range-stats``)
 - ``GET /data-migration/{dataType}/hashes?after=&upTo=&limit=`` (capability ``row-hashes``)
+- ``format=arrow`` on a data page: the page as an Arrow IPC stream (capability ``arrow-pages``,
+  see ``include/migration/arrow_pages.py``)
 
 Every request needs ``Authorization: Bearer <token>``; the token alone decides
 the installation whose rows are read. Every data page names that installation
@@ -30,8 +32,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
+from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, encode_page
 from include.migration.checksum import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
+from include.migration.remote_service.arrow_source import read_page, warm_up
 from include.migration.remote_service.encoding import timestamp_text
 from include.migration.remote_service.queries import (
     DataTypeQueries,
@@ -55,9 +59,13 @@ DEFAULT_LIMIT = 500
 DEFAULT_HASHES_LIMIT = 1000
 RANGE_STATS = "range-stats"
 ROW_HASHES = "row-hashes"
-CAPABILITIES = (RANGE_STATS, ROW_HASHES)
+CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES)
 STREAM_ROWS = 5000
 _RETRY_AFTER_SECONDS = "5"
+
+
+def _arrow(table: Any, installation: str, pagination: dict[str, Any]) -> Response:
+    return Response(content=encode_page(table, installation, pagination), media_type=ARROW_MEDIA_TYPE)
 
 
 def _json(body: Any) -> Response:
@@ -88,11 +96,18 @@ def _updated_at_cursor(
     )
 
 
-def _key_page(query: DataTypeQueries, engine: Engine, installation: str, after: Any, limit: int) -> dict[str, Any]:
+def _key_page(
+    query: DataTypeQueries, engine: Engine, installation: str, after: Any, limit: int, arrow: bool
+) -> Response:
+    statement = query.key_range(installation, after, None, limit)
     with engine.connect() as conn:
-        rows = conn.execute(query.key_range(installation, after, None, limit)).all()
+        if arrow:
+            table = read_page(conn, statement, query.spec)
+            after_id = table.column(query.spec.key_index)[-1].as_py() if table.num_rows == limit else None
+            return _arrow(table, installation, {"afterId": after_id})
+        rows = conn.execute(statement).all()
     after_id = rows[-1][query.spec.key_index] if len(rows) == limit else None
-    return _page_body(query, installation, rows, {"afterId": after_id})
+    return _json(_page_body(query, installation, rows, {"afterId": after_id}))
 
 
 def _updated_at_page(
@@ -102,17 +117,27 @@ def _updated_at_page(
     cursor: UpdatedAtCursor | None,
     until: dt.datetime | None,
     limit: int,
-) -> dict[str, Any]:
-    with engine.connect() as conn:
-        rows = conn.execute(query.updated_at_page(installation, cursor, until, limit)).all()
+    arrow: bool,
+) -> Response:
+    statement = query.updated_at_page(installation, cursor, until, limit)
     pagination: dict[str, Any] = {"afterId": None, "afterUpdatedAt": None}
+    with engine.connect() as conn:
+        if arrow:
+            table = read_page(conn, statement, query.spec)
+            if table.num_rows == limit:
+                pagination = {
+                    "afterId": table.column(query.spec.key_index)[-1].as_py(),
+                    "afterUpdatedAt": timestamp_text(table.column(query.updated_at_index)[-1].as_py()),
+                }
+            return _arrow(table, installation, pagination)
+        rows = conn.execute(statement).all()
     if len(rows) == limit:
         last = rows[-1]
         pagination = {
             "afterId": last[query.spec.key_index],
             "afterUpdatedAt": timestamp_text(last[query.updated_at_index]),
         }
-    return _page_body(query, installation, rows, pagination)
+    return _json(_page_body(query, installation, rows, pagination))
 
 
 def _page_body(
@@ -234,6 +259,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if ARROW_PAGES in enabled:
+            warm_up()  # pyarrow's first conversion imports pandas (~1 s): at start-up, not in the first request
         yield
         engine.dispose()
 
@@ -270,23 +297,27 @@ def create_app(
         after_updated_at: Annotated[str | None, Query(alias="afterUpdatedAt")] = None,
         until: Annotated[str | None, Query()] = None,
         order: Annotated[Literal["key", "updated_at"] | None, Query()] = None,
+        page_format: Annotated[Literal["json", "arrow"], Query(alias="format")] = "json",
     ) -> Response:
         """One page of the installation's ``data_type`` rows after the cursor.
 
         Key-mode data types page in key order; updated_at-mode ones in
         ``(updated_at, key)`` order, optionally only up to ``until``, or in key
         order with ``order=key`` (validation re-reads them by key range).
+        ``format=arrow`` answers with an Arrow page when the ``arrow-pages``
+        capability is on, and with a JSON page otherwise.
         """
         query = queries_of(data_type)
+        arrow = page_format == "arrow" and ARROW_PAGES in enabled
         if order == "updated_at" and not query.by_updated_at:
             raise HTTPException(422, f"data type {data_type!r} has no updated_at column to order by")
         if not query.by_updated_at or order == "key":
             if after_updated_at is not None or until is not None:
                 raise HTTPException(422, f"paging {data_type!r} by key: afterUpdatedAt and until do not apply")
-            return _json(_key_page(query, engine, installation, _parse("after", after, query.parse_key), limit))
+            return _key_page(query, engine, installation, _parse("after", after, query.parse_key), limit, arrow)
         cursor = _updated_at_cursor(query, after, after_updated_at)
         bound = _parse("until", until, parse_timestamp)
-        return _json(_updated_at_page(query, engine, installation, cursor, bound, limit))
+        return _updated_at_page(query, engine, installation, cursor, bound, limit, arrow)
 
     def stats(
         data_type: str,

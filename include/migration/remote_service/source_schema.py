@@ -225,4 +225,7 @@ def create_source_engine(source_url: str) -> Engine:
     connect_args: dict[str, Any] = {}
     if source_url.startswith("sqlite"):
         connect_args["check_same_thread"] = False
+    if source_url.startswith("postgresql"):
+        # Timestamps in text form (Arrow pages read them through COPY) carry a UTC offset.
+        connect_args["options"] = "-c TimeZone=UTC"
     return create_engine(source_url, pool_pre_ping=True, connect_args=connect_args)

@@ -6,6 +6,10 @@ exponential backoff, honouring ``Retry-After``; other 4xx are fatal. Messages
 name the installation, data type and cursor, never the token (a response that
 echoes it is redacted). A page or status document that names another
 installation (``"installation"``, when the remote sends it) is refused.
+
+Pages come as JSON, or as Arrow IPC streams (``page_format="arrow"``) from a
+remote with the ``arrow-pages`` capability; a remote that answers an Arrow
+request with JSON is read as JSON.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import requests
 import tenacity
 
 from include.migration.errors import FatalError, RetryableError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 STATUS_PATH = "/data-migration/status"
 
@@ -50,6 +57,12 @@ class Page:
     data: list[list[Any]]
     after_id: Any
     after_updated_at: Any = None
+    table: pa.Table | None = None
+    """The rows of an Arrow page (``data`` is then empty)."""
+
+    @property
+    def row_count(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +145,10 @@ class RemoteClient:
         self._check_installation(body, "status")
         return body
 
-    def fetch_page(self, data_type: str, after: Any, limit: int, **extra: Any) -> Page:
+    def fetch_page(self, data_type: str, after: Any, limit: int, page_format: str = "json", **extra: Any) -> Page:
         """One page of ``data_type`` after the cursor ``after`` (None for the first page).
 
+        ``page_format="arrow"`` asks for an Arrow page (capability ``arrow-pages``).
         ``extra`` adds query parameters (``afterUpdatedAt``, ``until``, ``order``), skipping None.
         """
         params: dict[str, Any] = {"limit": limit}
@@ -142,7 +156,11 @@ class RemoteClient:
             params["after"] = after
         params.update({k: v for k, v in extra.items() if v is not None})
         what = f"data type {data_type!r}, cursor {after!r}" + (f" {extra}" if extra else "")
+        if page_format == "arrow":
+            params["format"] = "arrow"
         body = self._get(f"/data-migration/{data_type}/", params, what=what)
+        if isinstance(body, _ArrowBody):
+            return self._arrow_page(body, limit, what)
         try:
             headers, data, pagination = body["headers"], body["data"], body["pagination"]
             after_id = pagination["afterId"]
@@ -158,6 +176,24 @@ class RemoteClient:
                 f"installation {self.installation_id!r}, {what}: the page has {len(data)} rows, more than limit {limit}"
             )
         return Page(headers=headers, data=data, after_id=after_id, after_updated_at=pagination.get("afterUpdatedAt"))
+
+    def _arrow_page(self, body: _ArrowBody, limit: int, what: str) -> Page:
+        pagination = body.pagination
+        if "afterId" not in pagination:
+            raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: the page lacks pagination.afterId")
+        self._check_installation({"installation": body.installation}, what)
+        if body.table.num_rows > limit:
+            raise RemoteResponseError(
+                f"installation {self.installation_id!r}, {what}: the page has {body.table.num_rows} rows, "
+                f"more than limit {limit}"
+            )
+        return Page(
+            headers=list(body.table.column_names),
+            data=[],
+            after_id=pagination["afterId"],
+            after_updated_at=pagination.get("afterUpdatedAt"),
+            table=body.table,
+        )
 
     def range_stats(self, data_type: str, after: Any, up_to: Any) -> dict[str, Any]:
         """Count and checksum of the rows with key in (after, up_to] (capability ``range-stats``)."""
@@ -260,8 +296,26 @@ class RemoteClient:
             raise RemoteFatalError(
                 f"{where}: the remote answered HTTP {status}{hint}: {self._redact(response.text)[:200]!r}; {next_step}"
             )
+        if response.headers.get("Content-Type", "").startswith(_ARROW_MEDIA_TYPE):
+            from include.migration.arrow_pages import ArrowPageError, decode_page
+
+            try:
+                table, installation, pagination = decode_page(response.content)
+            except (ArrowPageError, requests.RequestException) as exc:
+                raise RemoteRetryableError(f"{where}: the response is not a complete Arrow page ({exc})") from None
+            return _ArrowBody(table, installation, pagination)
         try:
             return self._decoder.decode(response.content)
         except (msgspec.DecodeError, requests.RequestException) as exc:
             # A body cut short by a dropped connection decodes as malformed: worth another try.
             raise RemoteRetryableError(f"{where}: the response is not valid JSON ({exc})") from None
+
+
+_ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"  # arrow_pages.ARROW_MEDIA_TYPE, without importing pyarrow
+
+
+@dataclasses.dataclass(frozen=True)
+class _ArrowBody:
+    table: pa.Table
+    installation: str | None
+    pagination: dict[str, Any]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from include.migration.checksum import wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.source.client import Page
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -28,8 +31,8 @@ class CursorMode(Protocol):
     def request(self, cursor: Any) -> tuple[Any, dict[str, Any]]:
         """The ``after`` value and the extra query parameters for the page after ``cursor``."""
 
-    def row_cursors(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """The cursor value of each converted row, in page order."""
+    def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
+        """The cursor value of each converted row (tuples or an Arrow table), in page order."""
 
     def page_cursor(self, page: Page) -> Any:
         """The cursor the page announces (None: end of data)."""
@@ -50,8 +53,10 @@ class KeyCursor:
     def request(self, cursor: Any) -> tuple[Any, dict[str, Any]]:
         return cursor, {}
 
-    def row_cursors(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
         key = self._key
+        if hasattr(rows, "num_rows"):
+            return rows.column(key).to_pylist()
         return [r[key] for r in rows]
 
     def page_cursor(self, page: Page) -> Any:
@@ -79,8 +84,10 @@ class UpdatedAtCursor:
         updated_at, key = cursor
         return key, {"afterUpdatedAt": wire_timestamp(updated_at), "until": self._until}
 
-    def row_cursors(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
         key, updated = self._key, self._updated
+        if hasattr(rows, "num_rows"):
+            return list(zip(rows.column(updated).to_pylist(), rows.column(key).to_pylist()))
         return [(r[updated], r[key]) for r in rows]
 
     def page_cursor(self, page: Page) -> Any:

@@ -14,11 +14,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from include.migration.config import ColumnSpec
 from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect
 from include.migration.target.profiles import TargetProfile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class TargetDatabase(Protocol):
@@ -45,8 +48,14 @@ class TargetDatabase(Protocol):
     def size_of(self, rendered: Any) -> int:
         """Bytes a rendered row adds to the statement text."""
 
-    def execute_values(self, prefix: str, rendered: Sequence[Any], width: int, suffix: str) -> int:
-        """Run ``prefix`` + the rows + ``suffix`` as one statement."""
+    def render_list(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec]) -> RenderedRows:
+        """Prepare converted rows (tuples in ``columns`` order) for :meth:`execute_values`."""
+
+    def render_table(self, table: pa.Table, columns: Sequence[ColumnSpec]) -> RenderedRows:
+        """Prepare a converted Arrow page (columns in ``columns`` order) for :meth:`execute_values`."""
+
+    def execute_values(self, prefix: str, rendered: Any, width: int, suffix: str) -> int:
+        """Run ``prefix`` + the rows (a ``RenderedRows.part``) + ``suffix`` as one statement."""
 
     def max_packet_bytes(self) -> int:
         """The largest statement the server accepts."""
@@ -56,6 +65,28 @@ class TargetDatabase(Protocol):
 
     def close(self) -> None:
         """Release the connection."""
+
+
+class RenderedRows(Protocol):
+    """A page's rows, rendered: each row's size in the statement, and any run of rows as one part."""
+
+    sizes: Sequence[int]
+
+    def part(self, start: int, stop: int) -> Any:
+        """Rows ``start``..``stop - 1`` as :meth:`TargetDatabase.execute_values` takes them."""
+
+
+class RenderedList:
+    """Rendered rows held in a list; a part is a slice of it (joined by commas for SQL text)."""
+
+    def __init__(self, rendered: list[Any], sizes: list[int], join: bool) -> None:
+        self._rendered = rendered
+        self.sizes = sizes
+        self._join = join
+
+    def part(self, start: int, stop: int) -> Any:
+        rows = self._rendered[start:stop]
+        return b",".join(rows) if self._join else rows
 
 
 class MySqlTarget:
@@ -72,7 +103,8 @@ class MySqlTarget:
         self.execute("SET time_zone = '+00:00'")
         # A value out of range must fail loudly, never be clamped or truncated (TiDB is strict by default).
         self.execute("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')")
-        version = self.query("SELECT VERSION()")[0][0]
+        version, sql_mode = self.query("SELECT VERSION(), @@SESSION.sql_mode")[0]
+        self.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
         self.is_mariadb = "mariadb" in str(version).lower()
         if profile.statement_timeout_seconds:
             if self.is_mariadb:
@@ -111,12 +143,14 @@ class MySqlTarget:
             cursor.close()
 
     def render_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None) -> list[bytes]:
-        # Rendered once per row, so that statement sizes are exact before sending. Strings
-        # go through the driver's own escaping (mysql_real_escape_string), as parameters would.
+        # Rendered once per row, so that statement sizes are exact before sending. Strings are
+        # escaped as mysql_real_escape_string does for utf8mb4, but without the connection, which
+        # is busy with the previous statement while a prefetch thread renders the next page.
         if columns is None:
             literal = self._conn.literal
             return [literal(tuple(row)) for row in rows]
-        renderers = tuple(_mysql_renderer(c, self._conn.string_literal) for c in columns)
+        quote = _quoted_backslash_escaped if self.backslash_escapes else _quoted_no_backslash_escapes
+        renderers = tuple(_mysql_renderer(c, quote) for c in columns)
         join = b",".join
         return [
             b"(" + join([b"NULL" if v is None else r(v) for r, v in zip(renderers, row)]) + b")" for row in rows
@@ -125,8 +159,18 @@ class MySqlTarget:
     def size_of(self, rendered: bytes) -> int:
         return len(rendered)
 
-    def execute_values(self, prefix: str, rendered: Sequence[bytes], width: int, suffix: str) -> int:
-        statement = prefix.encode() + b",".join(rendered) + suffix.encode()
+    def render_list(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec]) -> RenderedRows:
+        rendered = self.render_rows(rows, columns)
+        return RenderedList(rendered, [len(r) for r in rendered], join=True)
+
+    def render_table(self, table: pa.Table, columns: Sequence[ColumnSpec]) -> RenderedRows:
+        from include.migration.target.arrow_render import render_table
+
+        return render_table(table, columns, backslash_escapes=self.backslash_escapes)
+
+    def execute_values(self, prefix: str, rendered: bytes | Sequence[bytes], width: int, suffix: str) -> int:
+        body = rendered if isinstance(rendered, bytes) else b",".join(rendered)
+        statement = prefix.encode() + body + suffix.encode()
         with self._cursor() as cursor:
             count = cursor.execute(statement)
             self._record(cursor)
@@ -161,6 +205,28 @@ class MySqlTarget:
         executed = getattr(cursor, "_executed", None)
         self.last_statement_bytes = len(executed) if executed is not None else 0
         self.statements_sent += 1
+
+
+def _quoted_backslash_escaped(text: bytes) -> bytes:
+    """A quoted literal escaped byte for byte as mysql_real_escape_string escapes utf8mb4 text.
+
+    No byte of a multi-byte UTF-8 character is ASCII, so escaping bytes is escaping characters.
+    """
+    escaped = (
+        text.replace(b"\\", b"\\\\")
+        .replace(b"'", b"\\'")
+        .replace(b'"', b'\\"')
+        .replace(b"\x00", b"\\0")
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\x1a", b"\\Z")
+    )
+    return b"'" + escaped + b"'"
+
+
+def _quoted_no_backslash_escapes(text: bytes) -> bytes:
+    """Under NO_BACKSLASH_ESCAPES only the quote can be escaped, by doubling it."""
+    return b"'" + text.replace(b"'", b"''") + b"'"
 
 
 def _float_literal(value: float) -> bytes:
@@ -241,6 +307,15 @@ class SqliteTarget:
 
     def size_of(self, rendered: tuple[Any, ...]) -> int:
         return 2 * len(rendered)  # placeholders only: values travel bound
+
+    def render_list(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec]) -> RenderedRows:
+        rendered = self.render_rows(rows, columns)
+        return RenderedList(rendered, [2 * len(r) for r in rendered], join=False)
+
+    def render_table(self, table: pa.Table, columns: Sequence[ColumnSpec]) -> RenderedRows:
+        from include.migration.arrow_conversion import table_rows
+
+        return self.render_list(table_rows(table), columns)
 
     def execute_values(self, prefix: str, rendered: Sequence[tuple[Any, ...]], width: int, suffix: str) -> int:
         row = self.dialect.row_placeholders(width)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError, RetryableError
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
 from include.migration.target.throttle import QueryTimeBudget, RateLimiter
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Room for the protocol header and the server's own framing on top of the statement text.
 _PACKET_SLACK = 1024
@@ -48,6 +51,26 @@ class WriteStats:
 
     def as_dict(self) -> dict[str, float | int]:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Statement:
+    part: Any
+    rows: int
+    first_key: Any
+    last_key: Any
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedWrite:
+    """A batch rendered and cut into statements, ready to send."""
+
+    statements: list[_Statement]
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.statements)
 
 
 class UpsertWriter:
@@ -85,48 +108,74 @@ class UpsertWriter:
         self.stats = WriteStats()
         self._fixed_bytes = len(self._prefix.encode()) + len(self._suffix.encode())
 
-    def write(self, rows: Sequence[Sequence[Any]]) -> int:
-        """Upsert ``rows`` (already converted, in configured column order); returns rows written."""
-        if not rows:
-            return 0
-        rendered = self.db.render_rows(rows, self.data_type.columns)
-        size_of = self.db.size_of
-        limit = self.max_statement_bytes
-        start, size = 0, self._fixed_bytes
-        for index, item in enumerate(rendered):
-            row_bytes = size_of(item)
-            if self._fixed_bytes + row_bytes > limit:
-                key = rows[index][self.data_type.key_index]
+    def write(self, batch: Sequence[Sequence[Any]] | pa.Table) -> int:
+        """Upsert converted rows (tuples in configured column order, or an Arrow table); returns rows written."""
+        return self.send(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[Sequence[Any]] | pa.Table) -> PreparedWrite:
+        """Render ``batch`` and cut it into statements; needs no target round trip (a prefetch thread may do it)."""
+        columns = self.data_type.columns
+        key_index = self.data_type.key_index
+        if hasattr(batch, "num_rows"):  # an Arrow table
+            keys = batch.column(key_index)
+            rendered = self.db.render_table(batch, columns)
+
+            def key_at(index: int) -> Any:
+                return keys[index].as_py()
+
+        else:
+            rows = batch
+            rendered = self.db.render_list(rows, columns)
+
+            def key_at(index: int) -> Any:
+                return rows[index][key_index]
+
+        statements: list[_Statement] = []
+
+        def cut(start: int, stop: int, size: int) -> None:
+            statements.append(_Statement(rendered.part(start, stop), stop - start, key_at(start), key_at(stop - 1), size))
+
+        limit, fixed, max_rows = self.max_statement_bytes, self._fixed_bytes, self.max_rows
+        start, size = 0, fixed
+        sizes = rendered.sizes
+        for index, row_bytes in enumerate(sizes):
+            if fixed + row_bytes > limit:
                 raise RowTooLargeError(
-                    f"installation {self.installation_id!r}, data type {self.data_type.name!r}, key {key!r}: "
-                    f"the row needs {self._fixed_bytes + row_bytes} bytes in one statement, over the "
+                    f"installation {self.installation_id!r}, data type {self.data_type.name!r}, key "
+                    f"{key_at(index)!r}: the row needs {fixed + row_bytes} bytes in one statement, over the "
                     f"target limit of {limit} bytes; the row cannot be stored in this target profile: shorten the "
                     "value at the source or raise max_statement_bytes in the installation's profile_overrides (as "
                     "far as the target accepts), then re-run: the checkpoint has not moved past this page"
                 )
-            separator = 1 if index > start else 0
-            if index > start and (size + separator + row_bytes > limit or index - start >= self.max_rows):
-                self._send(rows, rendered, start, index, size)
-                start, size, separator = index, self._fixed_bytes, 0
-            size += separator + row_bytes
-        self._send(rows, rendered, start, len(rendered), size)
-        return len(rows)
+            if index > start and (size + 1 + row_bytes > limit or index - start >= max_rows):
+                cut(start, index, size)
+                start, size = index, fixed + row_bytes
+            else:
+                size += (1 if index > start else 0) + row_bytes
+        if len(sizes) > start:
+            cut(start, len(sizes), size)
+        return PreparedWrite(statements)
+
+    def send(self, prepared: PreparedWrite) -> int:
+        """Run the statements of :meth:`prepare` in order; returns rows written."""
+        for statement in prepared.statements:
+            self._send(statement)
+        return prepared.rows
 
     def throttled(self) -> None:
         """Wait for a slot in the profile's statement rate and query budget (for other statements too)."""
         self.rate_limiter.acquire()
         self.query_budget.wait()
 
-    def _send(self, rows: Sequence[Sequence[Any]], rendered: list[Any], start: int, stop: int, size: int) -> None:
+    def _send(self, statement: _Statement) -> None:
         self.throttled()
         began = time.monotonic()
         try:
-            self.db.execute_values(self._prefix, rendered[start:stop], self._width, self._suffix)
+            self.db.execute_values(self._prefix, statement.part, self._width, self._suffix)
         except Exception as exc:
-            first, last = rows[start][self.data_type.key_index], rows[stop - 1][self.data_type.key_index]
             where = (
                 f"installation {self.installation_id!r}, data type {self.data_type.name!r}, "
-                f"keys {first!r}..{last!r} ({stop - start} rows)"
+                f"keys {statement.first_key!r}..{statement.last_key!r} ({statement.rows} rows)"
             )
             if type(exc).__name__ in ("OperationalError", "InterfaceError") and not _is_data_error(exc):
                 raise TargetUnavailableError(
@@ -139,9 +188,9 @@ class UpsertWriter:
             ) from exc
         elapsed = time.monotonic() - began
         self.query_budget.record(elapsed)
-        sent = self.db.last_statement_bytes or size
+        sent = self.db.last_statement_bytes or statement.size
         stats = self.stats
-        stats.rows += stop - start
+        stats.rows += statement.rows
         stats.statements += 1
         stats.bytes_sent += sent
         stats.max_statement_bytes = max(stats.max_statement_bytes, sent)
