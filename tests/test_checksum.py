@@ -3,6 +3,9 @@
 import datetime as dt
 import decimal
 import hashlib
+import json
+
+import pytest
 
 from include.migration.checksum import ChunkStats, RowHasher, chunk_stats
 from include.migration.config import parse_config
@@ -93,3 +96,22 @@ def test_wide_decimals_and_json_numbers_are_canonical():
     big = "12345678901234567890123456789012345.123456789012345678901234567890"
     assert hasher.encode((1, big, None)).startswith(b"1:1;66:" + big.encode())
     assert hasher.hash((1, big, {"score": -0.0, "n": 1.0})) == hasher.hash((1, decimal.Decimal(big), '{"n": 1, "score": 0}'))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"a": 1e20, "b": [1e-7, 1.5, 2.0, -0.0, 1e400, -1e400, 12345678901234567890, 1.2345678901234567e-300]}',
+        '{"name": "Straße", "rank": 171832, "score": 53.77, "settings": {"beta": false, "note": null, "levels": [8]}}',
+        '["\\u0000\\u001f\\u007f\\u2028 é 🎉 \\"q\\" \\\\ /", {"é":1,"e":2,"Z":3,"\\ud83c\\udf89":4,"\\uffff":5}, 1E+2]',
+        '[1180591620717411303424, -18446744073709551616, {"a": 1, "a": 2}]',
+        '"just a string"',
+    ],
+)
+def test_canonical_json_is_the_specified_json_dumps_form(document):
+    from include.migration.checksum import _json, _json_reference
+
+    assert _json(document) == _json_reference(document)
+    value = json.loads(document)
+    if not isinstance(value, str):  # a str is JSON text to both
+        assert _json(value) == _json_reference(value)

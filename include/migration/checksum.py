@@ -14,8 +14,11 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+import msgspec
 
 from include.migration.config import ColumnType, DataTypeSpec
 
@@ -94,11 +97,36 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-def _json(value: Any) -> bytes:
+def _json_reference(value: Any) -> bytes:
+    """The canonical JSON text as specified (``json.dumps``): the slow, always-applicable form."""
     if isinstance(value, (str, bytes, bytearray)):
         value = json.loads(value)
     value = _json_number(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def _canonical_float(text: str) -> Any:
+    """A JSON number with a fraction or exponent: an integer when whole, else Python's ``repr`` verbatim."""
+    number = float(text)
+    if number.is_integer():
+        return int(number)
+    if math.isfinite(number):
+        return msgspec.Raw(repr(number).encode())
+    return msgspec.Raw(json.dumps(number).encode())  # 1e400 reads as inf; json.dumps writes Infinity
+
+
+_JSON_DECODER = msgspec.json.Decoder(float_hook=_canonical_float)
+_JSON_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def _json(value: Any) -> bytes:
+    # msgspec writes what json.dumps writes (keys sorted by code point, the same string escapes)
+    # except for floats, which the decoder's hook turns into whole integers or repr() text.
+    try:
+        text = value if isinstance(value, (str, bytes, bytearray)) else json.dumps(value, ensure_ascii=False)
+        return _JSON_ENCODER.encode(_JSON_DECODER.decode(text))
+    except (msgspec.MsgspecError, TypeError, ValueError, UnicodeError, OverflowError):
+        return _json_reference(value)
 
 
 def canonical_for(kind: ColumnType) -> Canonical:

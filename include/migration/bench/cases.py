@@ -368,6 +368,7 @@ def _load_arrow() -> None:
     import pyarrow as pa
 
     import include.migration.arrow_conversion  # noqa: F401
+    import include.migration.arrow_hashing  # noqa: F401
     import include.migration.target.arrow_render  # noqa: F401
 
     pa.array([0])
@@ -497,6 +498,7 @@ def validate(args: argparse.Namespace) -> dict[str, Any]:
     from include.migration.target.profiles import get_profile
     from include.migration.validation.validator import validate_data_type
 
+    _load_arrow()
     config, installation = _config_and_installation(args.installation)
     profile = get_profile(args.profile)
     db = MySqlTarget.from_conn_id(installation.target_conn_id, profile)

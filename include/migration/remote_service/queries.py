@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, Table, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from include.migration.checksum import RowHasher
+from include.migration.arrow_hashing import ArrowRowHasher
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.encoding import RowEncoder, row_encoder
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
@@ -71,7 +71,7 @@ class DataTypeQueries:
     updated_at: ColumnElement[Any] | None
     parse_key: Callable[[str], Any]
     encode_row: RowEncoder
-    hasher: RowHasher
+    hasher: ArrowRowHasher
 
     @property
     def by_updated_at(self) -> bool:
@@ -133,5 +133,5 @@ def data_type_queries(spec: DataTypeSpec, table: Table) -> DataTypeQueries:
         updated_at=updated_at,
         parse_key=_int_key if key_base in ("bigint", "int") else _str_key,
         encode_row=row_encoder(spec),
-        hasher=RowHasher(spec),
+        hasher=ArrowRowHasher(spec),
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from decimal import Context, Decimal
 from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -228,4 +229,6 @@ def create_source_engine(source_url: str) -> Engine:
     if source_url.startswith("postgresql"):
         # Timestamps in text form (Arrow pages read them through COPY) carry a UTC offset.
         connect_args["options"] = "-c TimeZone=UTC"
-    return create_engine(source_url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(
+        source_url, pool_pre_ping=True, connect_args=connect_args, json_deserializer=msgspec.json.decode
+    )

@@ -20,9 +20,10 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.migration.arrow_text import decimal_text
 from include.migration.config import ColumnSpec
 
-_NUMBER_BASES = ("int", "bigint", "decimal", "double")
+_NUMBER_BASES = ("int", "bigint", "double")
 _QUOTED_BASES = ("timestamp", "date")
 # The backslash first: the later escapes add backslashes of their own.
 _ESCAPES = (("\\", "\\\\"), ("'", "\\'"), ("\n", "\\n"), ("\r", "\\r"))
@@ -70,9 +71,10 @@ def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
 
 def _literals(values: pa.Array, column: ColumnSpec, backslash_escapes: bool) -> pa.Array:
     base = column.type.base
-    if base in _NUMBER_BASES:
-        # Plain or exponent notation, both exact number literals (decimals keep their scale).
-        text = pc.cast(values, pa.string())
+    if base == "decimal":
+        text = decimal_text(values)  # plain notation: an exponent would make it an approximate DOUBLE literal
+    elif base in _NUMBER_BASES:
+        text = pc.cast(values, pa.string())  # integers; doubles in the shortest form that reads back the same
     elif base == "boolean":
         text = pc.if_else(values, "1", "0")
     elif base in _QUOTED_BASES:

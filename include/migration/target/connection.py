@@ -36,8 +36,14 @@ class TargetDatabase(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one SELECT and return all rows."""
 
-    def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
-        """Run one SELECT and yield its rows without holding them all in memory."""
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000, *, text_values: bool = False
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run one SELECT and yield its rows without holding them all in memory.
+
+        ``text_values``: DECIMAL, DATE and DATETIME values may come as their text (str or bytes)
+        instead of Python objects, for readers that parse whole columns at once.
+        """
 
     def render_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None) -> list[Any]:
         """Prepare rows for :meth:`execute_values`; ``size_of`` tells each one's size in the statement.
@@ -130,12 +136,23 @@ class MySqlTarget:
             self._record(cursor)
             return list(cursor.fetchall())
 
-    def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000, *, text_values: bool = False
+    ) -> Iterator[tuple[Any, ...]]:
         import MySQLdb.cursors
 
         cursor = self._conn.cursor(MySQLdb.cursors.SSCursor)
         try:
-            cursor.execute(sql, tuple(params) if params else None)
+            if text_values:
+                # The result takes its converters from the connection when the query runs.
+                converters = self._conn.converter
+                saved = {t: converters.pop(t) for t in _TEXT_VALUE_TYPES if t in converters}
+                try:
+                    cursor.execute(sql, tuple(params) if params else None)
+                finally:
+                    converters.update(saved)
+            else:
+                cursor.execute(sql, tuple(params) if params else None)
             self._record(cursor)
             while batch := cursor.fetchmany(batch_size):
                 yield from batch
@@ -205,6 +222,10 @@ class MySqlTarget:
         executed = getattr(cursor, "_executed", None)
         self.last_statement_bytes = len(executed) if executed is not None else 0
         self.statements_sent += 1
+
+
+# MySQL field types read as text by stream(text_values=True): DECIMAL, NEWDECIMAL, DATE, DATETIME, TIMESTAMP.
+_TEXT_VALUE_TYPES = (0, 246, 10, 12, 7)
 
 
 def _quoted_backslash_escaped(text: bytes) -> bytes:
@@ -294,7 +315,9 @@ class SqliteTarget:
         self._record(sql)
         return rows
 
-    def stream(self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000, *, text_values: bool = False
+    ) -> Iterator[tuple[Any, ...]]:
         cursor = self._conn.execute(sql, [_sqlite_value(p) for p in params])
         self._record(sql)
         while batch := cursor.fetchmany(batch_size):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from include.migration.checksum import ChunkStats, RowHasher, chunk_stats
+from include.migration.arrow_hashing import ArrowRowHasher
+from include.migration.checksum import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.target.connection import TargetDatabase
 from include.migration.validation.chunks import Chunk, ChunkBuilder
+
+
+# Rows hashed together, a column at a time (see arrow_hashing).
+_HASH_BATCH_ROWS = 2000
 
 
 class TargetReader:
@@ -17,7 +23,7 @@ class TargetReader:
     def __init__(self, db: TargetDatabase, spec: DataTypeSpec) -> None:
         self.db = db
         self.spec = spec
-        self.hasher = RowHasher(spec)
+        self.hasher = ArrowRowHasher(spec)
         d = db.dialect
         self._key = d.quote(spec.primary_key)
         self._select = f"SELECT {', '.join(d.quote(c) for c in spec.column_names)} FROM {d.quote(spec.target_table)}"
@@ -34,7 +40,7 @@ class TargetReader:
             conditions.append(f"{self._key} <= {self.db.dialect.placeholder}")
             params.append(chunk.up_to)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return self.db.stream(f"{self._select}{where} ORDER BY {self._key}", params)
+        return self.db.stream(f"{self._select}{where} ORDER BY {self._key}", params, text_values=True)
 
     def scan(
         self, chunk_rows: int, on_chunk: Callable[[Chunk], None] | None = None
@@ -44,17 +50,27 @@ class TargetReader:
         ``on_chunk`` is called as each chunk closes, so the source side can start on it during the scan.
         """
         builder = ChunkBuilder(chunk_rows, on_chunk)
-        key_index, hash_row = self.spec.key_index, self.hasher.hash
-        for row in self._rows(None):
-            builder.add(row[key_index], hash_row(row))
+        key_index, add = self.spec.key_index, builder.add
+        for batch in self._batches(None):
+            for row, row_hash in zip(batch, self.hasher.hash_rows(batch)):
+                add(row[key_index], row_hash)
         return builder.finish()
 
     def stats(self, chunk: Chunk) -> ChunkStats:
-        return chunk_stats(self.hasher.hash(row) for row in self._rows(chunk))
+        return chunk_stats(h for batch in self._batches(chunk) for h in self.hasher.hash_rows(batch))
 
     def hashes(self, chunk: Chunk) -> dict[Any, int]:
         key_index = self.spec.key_index
-        return {row[key_index]: self.hasher.hash(row) for row in self._rows(chunk)}
+        return {
+            row[key_index]: row_hash
+            for batch in self._batches(chunk)
+            for row, row_hash in zip(batch, self.hasher.hash_rows(batch))
+        }
+
+    def _batches(self, chunk: Chunk | None) -> Iterator[list[tuple[Any, ...]]]:
+        rows = self._rows(chunk)
+        while batch := list(itertools.islice(rows, _HASH_BATCH_ROWS)):
+            yield batch
 
     def delete(self, keys: list[Any]) -> int:
         """Remove rows the source no longer has (or mark them, for soft-delete data types)."""
