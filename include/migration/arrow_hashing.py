@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from include.migration.arrow_pages import wire_type
 from include.migration.arrow_text import decimal_text
 from include.migration.checksum import NULL_MARKER, RowHasher, canonical_for
 from include.migration.config import ColumnSpec, ColumnType, DataTypeSpec
@@ -118,22 +119,9 @@ def _hashes(texts: Sequence[pa.Array]) -> list[int]:
 
 
 def read_type(column_type: ColumnType) -> pa.DataType:
-    """The Arrow type a column's values are hashed from (decimals at the column's own scale)."""
-    base = column_type.base
-    if base in ("bigint", "int"):
+    """The Arrow type a column's values are hashed from: the wire type, with naive UTC timestamps, any int."""
+    if column_type.base in ("bigint", "int"):
         return pa.int64()
-    if base in ("varchar", "text", "json"):
-        return pa.string()
-    if base == "decimal":
-        assert column_type.precision is not None and column_type.scale is not None
-        factory = pa.decimal128 if column_type.precision <= 38 else pa.decimal256
-        return factory(column_type.precision, column_type.scale)
-    if base == "double":
-        return pa.float64()
-    if base == "boolean":
-        return pa.bool_()
-    if base == "timestamp":
+    if column_type.base == "timestamp":
         return pa.timestamp("us")
-    if base == "date":
-        return pa.date32()
-    raise AssertionError(f"no Arrow type for {column_type}")
+    return wire_type(column_type)
