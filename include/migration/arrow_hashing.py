@@ -69,6 +69,11 @@ class ArrowRowHasher:
                 texts.append(self._canonical(column, values))
         return _hashes(texts)
 
+    def canonical_values(self, index: int, values: Sequence[Any]) -> pa.Array:
+        """Canonical texts of column ``index``'s values (NULL stays null), value by value."""
+        canonical = canonical_for(self.spec.columns[index].type)
+        return pa.array([None if v is None else canonical(v) for v in values], pa.binary())
+
     def _text_of_values(self, index: int, values: Sequence[Any]) -> pa.Array:
         canonical = self._per_value[index]
         return pa.array([None if v is None else canonical(v) for v in values], pa.binary())
@@ -94,12 +99,11 @@ class ArrowRowHasher:
 
 def _array(values: Sequence[Any], kind: pa.DataType | None) -> pa.Array:
     """A column of driver values; decimals, dates and timestamps may come as text (str or bytes)."""
-    try:
-        return pa.array(values, type=kind)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        if kind is None or not (pa.types.is_decimal(kind) or pa.types.is_temporal(kind)):
-            raise
-    return pa.array([_text(v) for v in values], pa.string()).cast(kind)
+    if kind is not None and (pa.types.is_decimal(kind) or pa.types.is_temporal(kind)):
+        sample = next((v for v in values if v is not None), None)
+        if isinstance(sample, (bytes, str)):
+            return pa.array(values, pa.binary() if isinstance(sample, bytes) else pa.string()).cast(pa.string()).cast(kind)
+    return pa.array(values, type=kind)
 
 
 def _text(value: Any) -> Any:
@@ -107,12 +111,18 @@ def _text(value: Any) -> Any:
 
 
 def _hashes(texts: Sequence[pa.Array]) -> list[int]:
-    """Length-prefix each column's canonical texts (NULL: the marker), join them per row, hash each row."""
-    parts = []
-    for text in texts:
-        text = text.cast(pa.binary())
-        length = pc.cast(pc.binary_length(text), pa.string()).cast(pa.binary())
-        parts.append(pc.fill_null(pc.binary_join_element_wise(length, text, b":"), _MARKER))
+    return hash_parts([prefixed(text) for text in texts])
+
+
+def prefixed(text: pa.Array) -> pa.Array:
+    """Canonical texts as ``<byte length>:<text>``, NULL as the marker."""
+    text = text.cast(pa.binary())
+    length = pc.cast(pc.binary_length(text), pa.string()).cast(pa.binary())
+    return pc.fill_null(pc.binary_join_element_wise(length, text, b":"), _MARKER)
+
+
+def hash_parts(parts: Sequence[pa.Array]) -> list[int]:
+    """Row hashes from the rows' prefixed parts, in column order: joined with ``;``, SHA-256 per row."""
     joined = pc.binary_join_element_wise(*parts, b";") if len(parts) > 1 else parts[0]
     sha256, from_bytes = hashlib.sha256, int.from_bytes
     return [from_bytes(sha256(row).digest()[:8], "big") for row in joined.to_pylist()]

@@ -2,9 +2,9 @@
 
 Rows are written before the checkpoint that covers them, so a crash between
 the two replays one page, which the primary-key upsert makes harmless. The next
-page is fetched, converted and rendered into statements in a background thread
-while the current one is written, so the remote, the client and the target work
-at the same time. Pages come as Arrow when the remote offers them (checked and
+pages are fetched back to back and converted and rendered into statements in
+two background stages while the current page is written (``prefetch.py``), so
+the remote, the client and the target work at the same time. Pages come as Arrow when the remote offers them (checked and
 rendered a column at a time), as JSON otherwise. The loop stops at the end of
 data or when its time budget is spent; an unfinished data type continues from
 its checkpoint in the next run.
@@ -12,7 +12,6 @@ its checkpoint in the next run.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
 import time
@@ -23,6 +22,7 @@ from include.migration.config import DataTypeSpec, InstallationSpec
 from include.migration.conversion import RowConverter
 from include.migration.source.client import Page, RemoteClient
 from include.migration.source.cursors import cursor_mode
+from include.migration.prefetch import Prefetcher
 from include.migration.source.paginator import KeysetPaginator
 from include.migration.state import StateStore
 from include.migration.target.connection import TargetDatabase
@@ -79,32 +79,34 @@ def run_transfer(
         installation.id, data_type.name, paginator.cursor, budget_seconds, page_format,
     )
 
-    def fetch(cursor: Any) -> tuple[Page, list[Any], PreparedWrite]:
+    def fetch(cursor: Any) -> Page:
         after, extra = mode.request(cursor)
-        page = client.fetch_page(data_type.name, after, data_type.page_size, page_format=page_format, **extra)
+        return client.fetch_page(data_type.name, after, data_type.page_size, page_format=page_format, **extra)
+
+    def prepare(page: Page) -> tuple[Page, list[Any], PreparedWrite]:
         batch = convert(page)
         return page, mode.row_cursors(batch), writer.prepare(batch)
 
+    prefetcher: Prefetcher[Page, tuple[Page, list[Any], PreparedWrite]] = Prefetcher(
+        start=paginator.cursor,
+        fetch=fetch,
+        next_cursor=lambda page: mode.page_cursor(page) if page.row_count else None,
+        keep_fetching=lambda: clock() < deadline,
+        prepare=prepare,
+    )
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-            pending: concurrent.futures.Future[tuple[Page, list[Any], PreparedWrite]] | None
-            pending = pool.submit(fetch, paginator.cursor)
-            try:
-                while pending is not None:
-                    page, row_cursors, prepared = pending.result()
-                    pending = None
-                    cursor = paginator.advance(row_cursors, mode.page_cursor(page))
-                    if not paginator.done and clock() < deadline:
-                        pending = pool.submit(fetch, cursor)
-                    if row_cursors:
-                        writer.send(prepared)
-                        writer.throttled()  # the checkpoint UPDATE counts against the profile's DML rate too
-                        _save_checkpoint(
-                            state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(row_cursors)
-                        )
-            finally:
-                if pending is not None:
-                    pending.cancel()
+        with prefetcher as pages:
+            for page, row_cursors, prepared in pages:
+                # The remote's cursor only steers prefetching; each page is checked here before it is written.
+                cursor = paginator.advance(row_cursors, mode.page_cursor(page))
+                if row_cursors:
+                    writer.send(prepared)
+                    writer.throttled()  # the checkpoint UPDATE counts against the profile's DML rate too
+                    _save_checkpoint(
+                        state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(row_cursors)
+                    )
+                if paginator.done:
+                    break
     except Exception as exc:
         try:
             state.fail_data_type(data_type.name, f"{type(exc).__name__}: {exc}")

@@ -106,3 +106,27 @@ def test_table_rows_gives_the_tuples_the_row_path_takes():
     rows = _rows()
     assert table_rows(_table(rows)) == [tuple(r) for r in rows]
     assert render_table(_table(rows).slice(0, 0), SPEC.columns).sizes == []
+
+
+def test_target_side_hashes_equal_the_reference_for_stored_rows(target):
+    """The validation reader's hashes (canonical text printed by the server where it can) match RowHasher."""
+    from include.migration.checksum import RowHasher
+    from include.migration.validation.chunks import Chunk
+    from include.migration.validation.target_side import TargetReader
+
+    rows = _rows()
+    _writer(target, "by_columns").write(_table(rows))
+    spec = SPEC.model_copy(update={"target_table": "by_columns"})
+    reference = RowHasher(spec)
+    expected = {row[0]: reference.hash(row) for row in rows}
+    assert TargetReader(target, spec).hashes(Chunk(None, None)) == expected
+    # Every column printable by the server: the server computes the whole hash.
+    columns = tuple(c for c in SPEC.columns if c.type.base not in ("double", "json"))
+    narrow = SPEC.model_copy(update={"target_table": "by_rows_narrow", "columns": columns})
+    target.execute(MYSQL_DIALECT.create_table("by_rows_narrow", columns, SPEC.primary_key))
+    kept = [tuple(v for v, c in zip(row, SPEC.columns) if c in columns) for row in rows]
+    UpsertWriter(target, narrow, get_profile("mysql"), installation_id="acme").write(kept)
+    reader = TargetReader(target, narrow)
+    assert reader._hashing is not None and reader._hashing.whole_row
+    assert reader.hashes(Chunk(None, None)) == {row[0]: RowHasher(narrow).hash(row) for row in kept}
+    assert reader.stats(Chunk(10, 15)).count == 5

@@ -29,11 +29,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, encode_page
-from include.migration.checksum import ChunkStats, chunk_stats
+from include.migration.canonical_sql import ServerSideHashing
+from include.migration.checksum import MASK_64, ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.arrow_source import read_page, warm_up
 from include.migration.remote_service.encoding import timestamp_text
@@ -155,7 +156,11 @@ def _page_body(
 
 def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after: Any, up_to: Any) -> ChunkStats:
     """Count and checksum of the installation's rows with key in ``(after, up_to]``, streamed from the source."""
-    if up_to is not None and engine.dialect.name == "postgresql":
+    postgres = engine.dialect.name == "postgresql"
+    hashing = query.server_hashing if postgres else None
+    if hashing is not None and (hashing.whole_row or up_to is None):
+        return _range_stats_in_sql(query, hashing, engine, installation, after, up_to)
+    if up_to is not None and postgres:
         # A bounded chunk (validation's, at most validation_chunk_rows rows) is small enough to read
         # at once: straight into Arrow, no Python object per value.
         with engine.connect() as conn:
@@ -167,6 +172,23 @@ def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after
         streaming = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
         result = streaming.execute(query.key_range(installation, after, up_to))
         return chunk_stats(h for batch in result.partitions() for h in hash_rows(batch))
+
+
+def _range_stats_in_sql(
+    query: DataTypeQueries, hashing: ServerSideHashing, engine: Engine, installation: str, after: Any, up_to: Any
+) -> ChunkStats:
+    """PostgreSQL prints (and, when it can, hashes and sums) the canonical rows itself."""
+    rows = query.key_range(installation, after, up_to)
+    with engine.connect() as conn:
+        if hashing.whole_row:
+            # The hex digits as a signed 64-bit integer: the sum modulo 2**64 is the same.
+            signed = f"('x' || {hashing.expressions[0]})::bit(64)::bigint::numeric"
+            total = rows.order_by(None).with_only_columns(func.count(), literal_column(f"coalesce(sum({signed}), 0)"))
+            count, checksum = conn.execute(total).one()
+            return ChunkStats(int(count), int(checksum) & MASK_64)
+        streaming = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+        result = streaming.execute(rows.with_only_columns(*(literal_column(e) for e in hashing.expressions)))
+        return chunk_stats(h for batch in result.partitions() for h in hashing.hash_rows(batch, query.hasher))
 
 
 def row_hashes(

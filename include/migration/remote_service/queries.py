@@ -16,6 +16,7 @@ from sqlalchemy import Select, Table, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from include.migration.arrow_hashing import ArrowRowHasher
+from include.migration.canonical_sql import POSTGRES_CANONICAL, ServerSideHashing
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.encoding import RowEncoder, row_encoder
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
@@ -72,6 +73,8 @@ class DataTypeQueries:
     parse_key: Callable[[str], Any]
     encode_row: RowEncoder
     hasher: ArrowRowHasher
+    server_hashing: ServerSideHashing | None
+    """On PostgreSQL: the database prints the canonical row text (``canonical_sql``)."""
 
     @property
     def by_updated_at(self) -> bool:
@@ -134,4 +137,5 @@ def data_type_queries(spec: DataTypeSpec, table: Table) -> DataTypeQueries:
         parse_key=_int_key if key_base in ("bigint", "int") else _str_key,
         encode_row=row_encoder(spec),
         hasher=ArrowRowHasher(spec),
+        server_hashing=ServerSideHashing.plan(POSTGRES_CANONICAL, spec),
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from include.migration.arrow_hashing import ArrowRowHasher
+from include.migration.canonical_sql import MYSQL_CANONICAL, ServerSideHashing
 from include.migration.checksum import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.target.connection import TargetDatabase
@@ -26,8 +27,14 @@ class TargetReader:
         self.hasher = ArrowRowHasher(spec)
         d = db.dialect
         self._key = d.quote(spec.primary_key)
-        self._select = f"SELECT {', '.join(d.quote(c) for c in spec.column_names)} FROM {d.quote(spec.target_table)}"
+        self._table = d.quote(spec.target_table)
         self._live = f"{d.quote(spec.soft_delete_column)} IS NULL" if spec.soft_delete_column else None
+        # MySQL-family targets print the canonical text of most columns themselves (canonical_sql).
+        self._hashing = ServerSideHashing.plan(MYSQL_CANONICAL, spec) if d.name == "mysql" else None
+        if self._hashing is None:
+            self._columns = ", ".join(d.quote(c) for c in spec.column_names)
+        else:
+            self._columns = ", ".join((self._key, *self._hashing.expressions))
 
     def _rows(self, chunk: Chunk | None) -> Iterator[tuple[Any, ...]]:
         conditions, params = [], []
@@ -40,7 +47,18 @@ class TargetReader:
             conditions.append(f"{self._key} <= {self.db.dialect.placeholder}")
             params.append(chunk.up_to)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return self.db.stream(f"{self._select}{where} ORDER BY {self._key}", params, text_values=True)
+        sql = f"SELECT {self._columns} FROM {self._table}{where} ORDER BY {self._key}"
+        return self.db.stream(sql, params, text_values=True)
+
+    def _hashed(self, chunk: Chunk | None) -> Iterator[tuple[list[Any], list[int]]]:
+        """(keys, row hashes) of the chunk's rows, a batch at a time, in key order."""
+        rows = self._rows(chunk)
+        key_index = self.spec.key_index
+        while batch := list(itertools.islice(rows, _HASH_BATCH_ROWS)):
+            if self._hashing is None:
+                yield [row[key_index] for row in batch], self.hasher.hash_rows(batch)
+            else:
+                yield [row[0] for row in batch], self._hashing.hash_rows(batch, self.hasher, offset=1)
 
     def scan(
         self, chunk_rows: int, on_chunk: Callable[[Chunk], None] | None = None
@@ -50,27 +68,17 @@ class TargetReader:
         ``on_chunk`` is called as each chunk closes, so the source side can start on it during the scan.
         """
         builder = ChunkBuilder(chunk_rows, on_chunk)
-        key_index, add = self.spec.key_index, builder.add
-        for batch in self._batches(None):
-            for row, row_hash in zip(batch, self.hasher.hash_rows(batch)):
-                add(row[key_index], row_hash)
+        add = builder.add
+        for keys, hashes in self._hashed(None):
+            for key, row_hash in zip(keys, hashes):
+                add(key, row_hash)
         return builder.finish()
 
     def stats(self, chunk: Chunk) -> ChunkStats:
-        return chunk_stats(h for batch in self._batches(chunk) for h in self.hasher.hash_rows(batch))
+        return chunk_stats(h for _, hashes in self._hashed(chunk) for h in hashes)
 
     def hashes(self, chunk: Chunk) -> dict[Any, int]:
-        key_index = self.spec.key_index
-        return {
-            row[key_index]: row_hash
-            for batch in self._batches(chunk)
-            for row, row_hash in zip(batch, self.hasher.hash_rows(batch))
-        }
-
-    def _batches(self, chunk: Chunk | None) -> Iterator[list[tuple[Any, ...]]]:
-        rows = self._rows(chunk)
-        while batch := list(itertools.islice(rows, _HASH_BATCH_ROWS)):
-            yield batch
+        return {key: row_hash for keys, hashes in self._hashed(chunk) for key, row_hash in zip(keys, hashes)}
 
     def delete(self, keys: list[Any]) -> int:
         """Remove rows the source no longer has (or mark them, for soft-delete data types)."""
@@ -89,3 +97,4 @@ class TargetReader:
             else:
                 removed += self.db.execute(f"DELETE FROM {table} WHERE {self._key} IN ({marks})", tuple(batch))
         return removed
+
