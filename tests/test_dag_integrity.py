@@ -49,3 +49,16 @@ def test_parsing_does_no_io(monkeypatch, config):
     monkeypatch.setattr(BaseHook, "get_connection", boom)
     dags = build_dags(config)
     assert set(dags) == {dag_id_for(i.id) for i in config.enabled_installations}
+
+
+def test_parsing_does_not_load_the_data_libraries():
+    """pyarrow (and the pandas it loads on first use) cost a second per parse: only tasks import them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import runpy, sys; runpy.run_path('dags/migrate_installations.py');"
+        "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,8 +1,8 @@
 """SQL text for each target engine family; identifiers validated and quoted here.
 
 Only identifiers from configuration reach these functions. Values never do:
-they are bound (SQLite) or escaped by the driver (mysqlclient renders its
-parameters client-side; we use the same escaping, see ``MySqlTarget``).
+they are bound (SQLite) or rendered as escaped literals by the target
+connection (``MySqlTarget``, ``arrow_render``).
 """
 
 from __future__ import annotations

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from include.migration.arrow_hashing import ArrowRowHasher
-from include.migration.canonical_sql import MYSQL_CANONICAL, ServerSideHashing
 from include.migration.checksum import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.target.connection import TargetDatabase
 from include.migration.validation.chunks import Chunk, ChunkBuilder
+
+if TYPE_CHECKING:
+    from include.migration.canonical_sql import ServerSideHashing
 
 
 # Rows hashed together, a column at a time (see arrow_hashing).
@@ -22,6 +23,10 @@ class TargetReader:
     """Reads one data type's target table in key order; soft-deleted rows do not count."""
 
     def __init__(self, db: TargetDatabase, spec: DataTypeSpec) -> None:
+        # Imported here: pyarrow (and the pandas it loads) stays out of DAG parsing.
+        from include.migration.arrow_hashing import ArrowRowHasher
+        from include.migration.canonical_sql import MYSQL_CANONICAL, ServerSideHashing
+
         self.db = db
         self.spec = spec
         self.hasher = ArrowRowHasher(spec)
@@ -30,7 +35,9 @@ class TargetReader:
         self._table = d.quote(spec.target_table)
         self._live = f"{d.quote(spec.soft_delete_column)} IS NULL" if spec.soft_delete_column else None
         # MySQL-family targets print the canonical text of most columns themselves (canonical_sql).
-        self._hashing = ServerSideHashing.plan(MYSQL_CANONICAL, spec) if d.name == "mysql" else None
+        self._hashing: ServerSideHashing | None = (
+            ServerSideHashing.plan(MYSQL_CANONICAL, spec) if d.name == "mysql" else None
+        )
         if self._hashing is None:
             self._columns = ", ".join(d.quote(c) for c in spec.column_names)
         else:
