@@ -32,7 +32,11 @@ DLT_REQUIREMENTS = BENCH_DIR / "dlt-requirements.txt"
 PG_OVERLAY = ROOT / ".bench-airflow-postgres"
 PG_OVERLAY_REQUIREMENTS = BENCH_DIR / "generic-requirements.txt"
 
-SOURCE_DB = "bench_source"
+# Database names start with this (``BENCH_DB_PREFIX``): the test suite's smoke run keeps to its own.
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "bench")
+if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", DB_PREFIX):
+    raise SystemExit(f"BENCH_DB_PREFIX must match [a-z][a-z0-9_]{{0,30}}, got {DB_PREFIX!r}")
+SOURCE_DB = f"{DB_PREFIX}_source"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "root"
 PG_ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres"
 PG_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={SOURCE_DB}"
@@ -45,12 +49,12 @@ SMALL_ROWS = 100_000
 # How the rows of an installation are spread over the data types: most rows are narrow events.
 SHARES = {"narrow": 0.5, "medium": 0.3, "wide": 0.2}
 
-_DB_NAME = re.compile(r"^bench_[a-z0-9_]{1,58}$")
+_DB_NAME = re.compile(rf"^{DB_PREFIX}_[a-z0-9_]{{1,58}}$")
 
 
 def bench_database(name: str) -> str:
-    """A MariaDB database name of the bench (``bench_<name>``); anything else is refused."""
-    full = name if name.startswith("bench_") else f"bench_{name}"
+    """A MariaDB database name of the bench (``<prefix>_<name>``, ``bench_`` by default); anything else is refused."""
+    full = name if name.startswith(f"{DB_PREFIX}_") else f"{DB_PREFIX}_{name}"
     if not _DB_NAME.match(full):
         raise ValueError(f"not a bench database name: {full!r}")
     return full
