@@ -10,6 +10,7 @@ import pytest
 import requests
 from sqlalchemy import event
 
+import include.migration.remote_service.app as remote_app
 from include.migration.checksum import MASK_64, ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service import create_app, seed_source, serve_in_thread
@@ -253,3 +254,12 @@ def test_postgres_and_sqlite_sources_give_the_same_checksums(
         assert stats(http, pg_server, ACCOUNTS, "tok-acme") == expected_stats(
             postgres_url, ACCOUNTS, "acme", None, None
         )
+        # A bounded range too large to read at once is streamed instead, to the same figures.
+        whole = stats(http, pg_server, ACCOUNTS, "tok-acme", after=0, upTo=10**9)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(remote_app, "COPY_STATS_ROWS", 5)
+            assert stats(http, pg_server, ACCOUNTS, "tok-acme", after=0, upTo=10**9) == whole
+            assert stats(http, pg_server, ISSUES, "tok-acme", after=0, upTo=10**9) == stats(
+                http, server, ISSUES, "tok-acme", after=0, upTo=10**9
+            )
+        assert whole.count > 5

@@ -62,6 +62,8 @@ RANGE_STATS = "range-stats"
 ROW_HASHES = "row-hashes"
 CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES)
 STREAM_ROWS = 5000
+# Ranges up to this many rows are hashed from one COPY into Arrow (validation chunks: 2,000 by default).
+COPY_STATS_ROWS = 20_000
 _RETRY_AFTER_SECONDS = "5"
 
 
@@ -161,11 +163,14 @@ def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after
     if hashing is not None and (hashing.whole_row or up_to is None):
         return _range_stats_in_sql(query, hashing, engine, installation, after, up_to)
     if up_to is not None and postgres:
-        # A bounded chunk (validation's, at most validation_chunk_rows rows) is small enough to read
-        # at once: straight into Arrow, no Python object per value.
+        # A validation chunk is small: read it at once, straight into Arrow, no Python object per
+        # value. A range larger than COPY_STATS_ROWS goes the streaming way below, memory flat.
         with engine.connect() as conn:
-            table = read_page(conn, query.key_range(installation, after, up_to), query.spec)
-        return chunk_stats(query.hasher.hash_table(table))
+            table = read_page(conn, query.key_range(installation, after, up_to, COPY_STATS_ROWS + 1), query.spec)
+        if table.num_rows <= COPY_STATS_ROWS:
+            return chunk_stats(query.hasher.hash_table(table))
+        if hashing is not None:
+            return _range_stats_in_sql(query, hashing, engine, installation, after, up_to)
     hash_rows = query.hasher.hash_rows
     with engine.connect() as conn:
         # Server-side cursor, fetched in batches: memory stays flat however big the range.
