@@ -32,7 +32,8 @@ class ArrowRowHasher:
     def __init__(self, spec: DataTypeSpec) -> None:
         self.spec = spec
         self._rows = RowHasher(spec)
-        self._per_value = {i: canonical_for(c.type) for i, c in enumerate(spec.columns) if c.type.base in _PER_VALUE}
+        self._canonical_of = [canonical_for(c.type) for c in spec.columns]
+        self._per_value = {i for i, c in enumerate(spec.columns) if c.type.base in _PER_VALUE}
         # Booleans come as bool or as 0/1 integers, depending on the driver: Arrow infers which.
         self._types = {i: read_type(c.type) for i, c in enumerate(spec.columns) if c.type.base != "boolean"}
 
@@ -46,7 +47,7 @@ class ArrowRowHasher:
             return []
         try:
             texts = [
-                self._text_of_values(index, values) if index in self._per_value else
+                self.canonical_values(index, values) if index in self._per_value else
                 self._canonical(column, _array(values, self._types.get(index)))
                 for index, (column, values) in enumerate(zip(self.spec.columns, zip(*rows)))
             ]
@@ -64,18 +65,14 @@ class ArrowRowHasher:
             values = table.column(index)
             values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
             if index in self._per_value:
-                texts.append(self._text_of_values(index, values.to_pylist()))
+                texts.append(self.canonical_values(index, values.to_pylist()))
             else:
                 texts.append(self._canonical(column, values))
         return _hashes(texts)
 
     def canonical_values(self, index: int, values: Sequence[Any]) -> pa.Array:
         """Canonical texts of column ``index``'s values (NULL stays null), value by value."""
-        canonical = canonical_for(self.spec.columns[index].type)
-        return pa.array([None if v is None else canonical(v) for v in values], pa.binary())
-
-    def _text_of_values(self, index: int, values: Sequence[Any]) -> pa.Array:
-        canonical = self._per_value[index]
+        canonical = self._canonical_of[index]
         return pa.array([None if v is None else canonical(v) for v in values], pa.binary())
 
     @staticmethod
