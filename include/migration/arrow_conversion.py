@@ -25,13 +25,7 @@ import pyarrow.compute as pc
 from include.migration.arrow_pages import wire_type
 from include.migration.checksum import wire_timestamp
 from include.migration.config import ColumnSpec, DataTypeSpec
-from include.migration.conversion import (
-    ConversionError,
-    HeaderMismatchError,
-    RowConverter,
-    conversion_error,
-    value_problem,
-)
+from include.migration.conversion import HeaderMismatchError, RowConverter, conversion_error, value_problem
 
 _TEXT_MAX_BYTES = 65_535
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -223,5 +217,3 @@ def table_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
     return list(zip(*columns))
 
-
-__all__ = ["ArrowConverter", "ConversionError", "table_rows"]

@@ -37,10 +37,6 @@ class ArrowRowHasher:
         # Booleans come as bool or as 0/1 integers, depending on the driver: Arrow infers which.
         self._types = {i: read_type(c.type) for i, c in enumerate(spec.columns) if c.type.base != "boolean"}
 
-    def hash(self, row: Sequence[Any]) -> int:
-        """One row's hash (:meth:`RowHasher.hash`)."""
-        return self._rows.hash(row)
-
     def hash_rows(self, rows: Sequence[Sequence[Any]]) -> list[int]:
         """Hashes of row tuples (values as a driver returns them); rows Arrow cannot take are hashed one by one."""
         if not rows:

@@ -20,12 +20,15 @@ timestamp[us, UTC], date -> date32.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from include.migration.config import ColumnType, DataTypeSpec
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported inside the functions that use it: the constants and the error below import
+# without it (DAG parsing loads the client and the transfer, never pyarrow).
 ARROW_PAGES = "arrow-pages"
 ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 _INSTALLATION = b"installation"
@@ -38,6 +41,8 @@ class ArrowPageError(ValueError):
 
 def wire_type(column_type: ColumnType) -> pa.DataType:
     """The Arrow type a column of ``column_type`` travels as."""
+    import pyarrow as pa
+
     base = column_type.base
     if base == "bigint":
         return pa.int64()
@@ -62,11 +67,15 @@ def wire_type(column_type: ColumnType) -> pa.DataType:
 
 def wire_schema(spec: DataTypeSpec) -> pa.Schema:
     """The schema of ``spec``'s Arrow pages, columns in configured order."""
+    import pyarrow as pa
+
     return pa.schema([pa.field(c.name, wire_type(c.type), nullable=c.nullable) for c in spec.columns])
 
 
 def encode_page(table: pa.Table, installation: str, pagination: dict[str, Any]) -> bytes:
     """One page as an Arrow IPC stream with its installation and pagination in the schema metadata."""
+    import pyarrow as pa
+
     metadata = {_INSTALLATION: installation.encode(), _PAGINATION: json.dumps(pagination).encode()}
     table = table.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
@@ -77,6 +86,8 @@ def encode_page(table: pa.Table, installation: str, pagination: dict[str, Any]) 
 
 def decode_page(body: bytes) -> tuple[pa.Table, str | None, dict[str, Any]]:
     """``(table, installation, pagination)`` of an Arrow page; :class:`ArrowPageError` when it is not one."""
+    import pyarrow as pa
+
     try:
         table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
     except (pa.ArrowInvalid, OSError) as exc:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from include.migration.arrow_pages import ARROW_PAGES
 from include.migration.config import DataTypeSpec, InstallationSpec
 from include.migration.conversion import RowConverter
 from include.migration.source.client import Page, RemoteClient
@@ -136,8 +137,6 @@ def resolve_page_format(data_type: DataTypeSpec, client: RemoteClient) -> str:
     """``json`` or ``arrow``: the data type's ``page_format``, ``auto`` deciding by the remote's capabilities."""
     if data_type.page_format != "auto":
         return data_type.page_format
-    from include.migration.arrow_pages import ARROW_PAGES  # pyarrow stays out of DAG parsing
-
     capabilities = client.status().get("capabilities") or []
     return "arrow" if ARROW_PAGES in capabilities else "json"
 

@@ -86,16 +86,27 @@ def wire(
     """``wire(installation, via_proxy=True)``: a fresh target and connections; returns the target database."""
 
     def connect(installation_id: str, *, via_proxy: bool = True) -> str:
-        installation = fault_config.installation(installation_id)
-        database = target_database_name(installation_id)
-        fresh_database(database)
         port = proxy.port if via_proxy else fault_remote.port
-        token = fault_tokens[installation_id]
-        monkeypatch.setenv(connection_env(installation.remote_conn_id), remote_connection(port, token))
-        monkeypatch.setenv(connection_env(installation.target_conn_id), target_connection(database))
-        return database
+        return wire_installation(monkeypatch, fault_config, fault_tokens, installation_id, port)
 
     return connect
+
+
+def wire_installation(
+    monkeypatch: pytest.MonkeyPatch,
+    fault_config: MigrationConfig,
+    fault_tokens: dict[str, str],
+    installation_id: str,
+    port: int,
+) -> str:
+    """A fresh target database and the installation's connections to it and to the remote on ``port``."""
+    installation = fault_config.installation(installation_id)
+    database = target_database_name(installation_id)
+    fresh_database(database)
+    token = fault_tokens[installation_id]
+    monkeypatch.setenv(connection_env(installation.remote_conn_id), remote_connection(port, token))
+    monkeypatch.setenv(connection_env(installation.target_conn_id), target_connection(database))
+    return database
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ from include.migration.config import MigrationConfig
 from include.migration.remote_service.app import CAPABILITIES
 from include.migration.remote_service.server import RunningServer
 from include.migration.source.client import RemoteResponseError
-from tests.conftest import target_database_name
-from tests.faults.conftest import ROWS
+from tests.faults.conftest import ROWS, wire_installation
 from tests.faults.harness import fail_then_recover, prove_recovered, transfer
-from tests.faults.mariadb import fresh_database
 from tests.faults.proxy import AsInstallation, FaultProxy, ResetMidBody, Rule, Truncate
-from tests.faults.services import connection_env, remote_connection, serve_remote, target_connection
+from tests.faults.services import serve_remote
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +40,7 @@ def arrow_main(
     """``fault_main`` behind a proxy in front of a remote that serves Arrow pages."""
     arrow_proxy.clear()
     arrow_proxy.errors.clear()
-    installation = fault_config.installation("fault_main")
-    database = target_database_name("fault_main")
-    fresh_database(database)
-    monkeypatch.setenv(connection_env(installation.remote_conn_id), remote_connection(arrow_proxy.port, fault_tokens["fault_main"]))
-    monkeypatch.setenv(connection_env(installation.target_conn_id), target_connection(database))
+    wire_installation(monkeypatch, fault_config, fault_tokens, "fault_main", arrow_proxy.port)
     runtime.prepare_target("fault_main")
     yield "fault_main"
     arrow_proxy.clear()

@@ -157,7 +157,12 @@ def _page_body(
 
 
 def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after: Any, up_to: Any) -> ChunkStats:
-    """Count and checksum of the installation's rows with key in ``(after, up_to]``, streamed from the source."""
+    """Count and checksum of the installation's rows with key in ``(after, up_to]``.
+
+    On PostgreSQL the database prints the canonical rows (and hashes and sums them when every
+    column is printable); a bounded range of at most ``COPY_STATS_ROWS`` rows is read with one COPY
+    into Arrow and hashed a column at a time; anything else streams through a server-side cursor.
+    """
     postgres = engine.dialect.name == "postgresql"
     hashing = query.server_hashing if postgres else None
     if hashing is not None and (hashing.whole_row or up_to is None):

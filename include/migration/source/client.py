@@ -25,6 +25,7 @@ import msgspec
 import requests
 import tenacity
 
+from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ArrowPageError, decode_page
 from include.migration.errors import FatalError, RetryableError
 
 if TYPE_CHECKING:
@@ -296,9 +297,7 @@ class RemoteClient:
             raise RemoteFatalError(
                 f"{where}: the remote answered HTTP {status}{hint}: {self._redact(response.text)[:200]!r}; {next_step}"
             )
-        if response.headers.get("Content-Type", "").startswith(_ARROW_MEDIA_TYPE):
-            from include.migration.arrow_pages import ArrowPageError, decode_page
-
+        if response.headers.get("Content-Type", "").startswith(ARROW_MEDIA_TYPE):
             try:
                 table, installation, pagination = decode_page(response.content)
             except (ArrowPageError, requests.RequestException) as exc:
@@ -310,8 +309,6 @@ class RemoteClient:
             # A body cut short by a dropped connection decodes as malformed: worth another try.
             raise RemoteRetryableError(f"{where}: the response is not valid JSON ({exc})") from None
 
-
-_ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"  # arrow_pages.ARROW_MEDIA_TYPE, without importing pyarrow
 
 
 @dataclasses.dataclass(frozen=True)

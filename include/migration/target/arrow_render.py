@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,16 +35,9 @@ class RenderedTable:
 
     def __init__(self, rows: pa.Array) -> None:
         # Every row text ends with "," so that a run of rows is one slice of the data buffer.
-        self._rows = rows
-        offsets = rows.buffers()[1]
-        self._offsets = pa.Array.from_buffers(pa.int32(), len(rows) + 1, [None, offsets], offset=rows.offset)
-        self._data = rows.buffers()[2]
-        positions = self._offsets.to_numpy()
-        self._positions = positions
-        self.sizes: list[int] = (positions[1:] - positions[:-1] - 1).tolist()
-
-    def __len__(self) -> int:
-        return len(self._rows)
+        _, offsets, self._data = rows.buffers()
+        self._positions = np.frombuffer(offsets, dtype=np.int32, count=len(rows) + 1, offset=4 * rows.offset)
+        self.sizes: list[int] = (np.diff(self._positions) - 1).tolist()
 
     def part(self, start: int, stop: int) -> bytes:
         """Rows ``start``..``stop - 1`` as ``(..),(..)`` (no trailing comma)."""
