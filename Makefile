@@ -19,7 +19,9 @@ $(AIRFLOW_HOME)/airflow.db: | bootstrap
 	@mkdir -p $(AIRFLOW_HOME)
 	@$(VENV)/bin/airflow db migrate >/dev/null
 
+# Airflow writes load_examples = True into the airflow.cfg it generates; this home never loads examples.
 airflow-db: bootstrap $(AIRFLOW_HOME)/airflow.db
+	@sed -i 's/^load_examples = True$$/load_examples = False/' $(AIRFLOW_HOME)/airflow.cfg
 
 settings: airflow-db
 	$(PY) -m include.migration.settings airflow_settings.yaml
@@ -27,8 +29,11 @@ settings: airflow-db
 demo: airflow-db
 	$(PY) -m include.migration.demo
 
+# make up [PORT=8080] [REMOTE_PORT=8000] [FRESH=1] [ARGS=--help]
+PORT ?= 8080
+REMOTE_PORT ?= 8000
 up: airflow-db
-	$(PY) -m include.migration.up
+	@$(PY) -m include.migration.up --port $(PORT) --remote-port $(REMOTE_PORT) $(if $(FRESH),--fresh) $(ARGS)
 
 test: airflow-db
 	@scripts/bootstrap.sh test

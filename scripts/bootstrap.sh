@@ -14,6 +14,7 @@ need_apt=()
 if [ "${1:-}" = test ]; then
   command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+  command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)   # the distributed suite's broker
 fi
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null || need_apt+=(libmariadb-dev)

@@ -53,8 +53,8 @@ def mariadb_connection(database: str | None = None) -> MySQLdb.Connection:
     return conn
 
 
-def seeded_source(database: str, data_types: Sequence[DataTypeSpec], installations: Sequence[str], rows: int) -> str:
-    """A fresh PostgreSQL database ``database`` seeded with ``rows`` rows per installation and data type."""
+def fresh_postgres_database(database: str) -> str:
+    """Drop and create ``database`` in the local PostgreSQL; returns its SQLAlchemy (psycopg2) URL."""
     if not database.startswith(f"{DB_PREFIX}_"):
         raise ValueError(f"refusing to drop {database!r}: not a {DB_PREFIX}_ database")
     try:
@@ -72,9 +72,14 @@ def seeded_source(database: str, data_types: Sequence[DataTypeSpec], installatio
             cursor.execute(f'CREATE DATABASE "{database}"')
     finally:
         admin.close()
+    return f"postgresql+psycopg2://root@127.0.0.1:5432/{database}"
+
+
+def seeded_source(database: str, data_types: Sequence[DataTypeSpec], installations: Sequence[str], rows: int) -> str:
+    """A fresh PostgreSQL database ``database`` seeded with ``rows`` rows per installation and data type."""
     from include.migration.remote_service.seed import seed_source
 
-    url = f"postgresql+psycopg2://root@127.0.0.1:5432/{database}"
+    url = fresh_postgres_database(database)
     seed_source(url, data_types, installations, rows)
     return url
 

@@ -6,6 +6,8 @@ import subprocess
 import yaml
 
 from include.migration.config import load_config
+from include.migration.dag_factory import MAX_PARALLEL_TRANSFERS, TRANSFER_POOL
+from include.migration.settings import pools_json, read_settings
 from tests.conftest import ROOT
 
 
@@ -21,6 +23,18 @@ def test_docker_compose_file_is_valid():
     assert services["airflow-worker"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     for name in ("airflow-db", "redis", "airflow-scheduler", "target-mysql"):
         assert "healthcheck" in services[name], name
+
+
+def test_compose_init_loads_the_settings_with_the_pool(tmp_path):
+    """The init step runs `make settings`' loader on the shipped settings, and those hold the transfer pool."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    init = " ".join(compose["services"]["airflow-init"]["command"])
+    migrate, load = init.index("airflow db migrate"), init.index("python -m include.migration.settings /opt/project/airflow_settings.yaml")
+    assert migrate < load and "&&" in init[migrate:load], init
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"):
+        assert compose["services"][name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    rendered = pools_json(read_settings(ROOT / "airflow_settings.yaml")["pools"])
+    assert rendered[TRANSFER_POOL]["slots"] >= MAX_PARALLEL_TRANSFERS
 
 
 def test_compose_configuration_overlay_loads(monkeypatch):

@@ -131,7 +131,8 @@ def test_killed_transfer_resumes_without_loss_or_duplicates(ready, config, sourc
     assert process.returncode == -signal.SIGKILL, "the transfer finished before it could be killed"
     killed_at = json.loads(state_rows("acme")["data_type:users"]["checkpoint"])
     assert 1000 <= killed_at < ROWS_PER_TYPE
-    result = runtime.transfer("acme", "users", "after-kill")
+    # The same run again (the CLI's run id), as a retry of the killed task: it takes the dead try's lease over.
+    result = runtime.transfer("acme", "users", "cli")
     assert result["done"] is True
     assert result["rows"] == ROWS_PER_TYPE - killed_at  # resumed exactly after the checkpoint
     spec = config.data_type("users")

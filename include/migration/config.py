@@ -184,6 +184,11 @@ class InstallationSpec(_Frozen):
     transfer_budget_seconds: Annotated[float, Field(gt=0, le=900)] = 840.0
     quiet_passes_required: Annotated[int, Field(ge=1, le=100)] = 1
     validation_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
+    lease_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
+    """How long a run waits for a data type another run is working on before it skips it."""
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    retry_delay_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    """The first retry's delay; later ones back off exponentially (at most 10 minutes)."""
 
     @field_validator("id")
     @classmethod

@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from include.migration import runtime
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.lease import LeaseHeldError, LeaseOwner
 from include.migration.notifications import MigrationFailureNotifier
 
 DAG_ID_PREFIX = "migrate_"
@@ -31,8 +32,6 @@ TRANSFER_POOL = "migration_transfers"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "data-engineering",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=1),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=10),
 }
@@ -58,6 +57,16 @@ def _doc(installation: InstallationSpec, config: MigrationConfig) -> str:
     )
 
 
+def _retrying(installation: InstallationSpec) -> dict[str, Any]:
+    return {"retries": installation.retries, "retry_delay": dt.timedelta(seconds=installation.retry_delay_seconds)}
+
+
+def _lease_owner(context: Any, task: str) -> LeaseOwner:
+    """This task try as a lease owner: the run owns it, the holder names task, data type and try."""
+    ti = context["ti"]
+    return LeaseOwner.for_task(context["run_id"], task, getattr(ti, "try_number", None))
+
+
 def _alerting(installation_id: str, config: MigrationConfig) -> dict[str, Any]:
     if config.alerts.email is None and config.alerts.webhook is None:
         return {}
@@ -75,7 +84,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        default_args={**DEFAULT_ARGS, **_alerting(installation_id, config)},
+        default_args={**DEFAULT_ARGS, **_retrying(installation), **_alerting(installation_id, config)},
         tags=["migration", f"installation:{installation_id}", f"profile:{installation.target_profile}"],
         doc_md=_doc(installation, config),
         params={
@@ -132,7 +141,13 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         def transfer(data_type: str) -> dict[str, Any]:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
-            return runtime.transfer(installation_id, data_type, context["run_id"], rate_share=parallel)
+            try:
+                return runtime.transfer(
+                    installation_id, data_type, context["run_id"], rate_share=parallel,
+                    owner=_lease_owner(context, f"transfer[{data_type}]"),
+                )
+            except LeaseHeldError as exc:
+                raise AirflowSkipException(str(exc)) from exc
 
         @task(task_id="summarize")
         def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -150,7 +165,13 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
             done = bool(summary["data_types"].get(data_type, {}).get("done"))
-            return runtime.validate(installation_id, data_type, context["run_id"], transfer_done=done)
+            try:
+                return runtime.validate(
+                    installation_id, data_type, context["run_id"], transfer_done=done,
+                    owner=_lease_owner(context, f"validate[{data_type}]"),
+                )
+            except LeaseHeldError as exc:
+                raise AirflowSkipException(str(exc)) from exc
 
         @task.sensor(
             task_id="converge",

@@ -16,11 +16,12 @@ from typing import Any
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
 from include.migration.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
+from include.migration.lease import DataTypeLease, LeaseOwner
 from include.migration.notifications import Alert, channels, dispatch
 from include.migration.preflight import run_preflight
 from include.migration.schema import plan_steps, prepare_schema
 from include.migration.source.client import RemoteClient
-from include.migration.state import STATE_TABLE_SPEC, StateStore
+from include.migration.state import STATE_TABLE_SPEC, StateStore, data_type_job_id
 from include.migration.status_tracker import decide_from_remote, decide_from_target
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
@@ -46,6 +47,21 @@ def target_database(installation: InstallationSpec, profile: TargetProfile) -> I
         yield db
     finally:
         db.close()
+
+
+def data_type_lease(
+    installation: InstallationSpec, profile: TargetProfile, db: TargetDatabase, data_type: str, owner: LeaseOwner
+) -> DataTypeLease:
+    """The lease that keeps other runs off ``data_type`` while this task works on it (see ``lease.py``)."""
+    return DataTypeLease(
+        installation_id=installation.id,
+        data_type=data_type,
+        job_id=data_type_job_id(data_type),
+        owner=owner,
+        db=db,
+        connect=lambda: open_target(installation.target_conn_id, profile),
+        wait_seconds=installation.lease_wait_seconds,
+    )
 
 
 @contextlib.contextmanager
@@ -181,12 +197,21 @@ def transfer(
     *,
     budget_seconds: float | None = None,
     rate_share: int = 1,
+    owner: LeaseOwner | None = None,
 ) -> dict[str, Any]:
-    """The transfer task of one data type; returns its summary for XCom."""
+    """The transfer task of one data type, under its lease; returns its summary for XCom.
+
+    Raises :class:`~include.migration.lease.LeaseHeldError` when another run keeps the data type.
+    """
     config, installation, profile = resolve(installation_id)
     spec = config.data_type(data_type)
     budget = budget_seconds if budget_seconds is not None else installation.transfer_budget_seconds
-    with target_database(installation, profile) as db, remote_client(installation) as client:
+    owner = owner or LeaseOwner.for_task(run_id, f"transfer[{data_type}]")
+    with (
+        target_database(installation, profile) as db,
+        data_type_lease(installation, profile, db, data_type, owner) as lease,
+        remote_client(installation) as client,
+    ):
         result = run_transfer(
             installation=installation,
             data_type=spec,
@@ -196,17 +221,25 @@ def transfer(
             run_id=run_id,
             budget_seconds=budget,
             rate_share=rate_share,
+            lease=lease,
         )
-    return result.as_dict()
+    return {**result.as_dict(), "lease_waited_seconds": round(lease.waited_seconds, 1)}
 
 
-def validate(installation_id: str, data_type: str, run_id: str | None, transfer_done: bool) -> dict[str, Any]:
-    """The validate task of one data type: counts, checksums, repair; fails when it stays red."""
+def validate(
+    installation_id: str, data_type: str, run_id: str | None, transfer_done: bool, owner: LeaseOwner | None = None
+) -> dict[str, Any]:
+    """The validate task of one data type, under its lease: counts, checksums, repair; fails when it stays red."""
     if not transfer_done:
         return {"data_type": data_type, "skipped": True, "reason": "the transfer has not reached the end of data"}
     config, installation, profile = resolve(installation_id)
     spec = config.data_type(data_type)
-    with target_database(installation, profile) as db, remote_client(installation) as client:
+    owner = owner or LeaseOwner.for_task(run_id, f"validate[{data_type}]")
+    with (
+        target_database(installation, profile) as db,
+        data_type_lease(installation, profile, db, data_type, owner) as lease,
+        remote_client(installation) as client,
+    ):
         capabilities = list(client.status().get("capabilities") or [])
         result = validate_data_type(
             installation_id=installation_id,
@@ -216,6 +249,7 @@ def validate(installation_id: str, data_type: str, run_id: str | None, transfer_
             db=db,
             profile=profile,
             grace_seconds=installation.validation_grace_seconds,
+            before_write=lease.check,
         )
         record_validation(db, run_id, result)
     log.info(

@@ -106,15 +106,17 @@ def prepare_schema(
         try:
             db.execute(step.ddl)
         except Exception as exc:
+            if step.step_id not in {s.step_id for s in plan_steps(db, data_types)}:
+                continue  # another run applied the same step at the same moment
             raise FatalError(
                 f"installation {installation_id!r}: schema step {step.step_id!r} failed: {exc}; DDL was:\n{step.ddl}"
             ) from exc
         checksum = hashlib.sha256(step.ddl.encode()).hexdigest()
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         db.execute(f"DELETE FROM {q(SCHEMA_TABLE)} WHERE {q('step_id')} = {p}", (step.step_id,))
+        # Insert-if-absent: two runs preparing the same target at once both record the step without a clash.
         db.execute(
-            f"INSERT INTO {q(SCHEMA_TABLE)} ({q('step_id')}, {q('checksum')}, {q('ddl')}, {q('applied_at')}) "
-            f"VALUES ({p}, {p}, {p}, {p})",
+            db.dialect.insert_if_absent(SCHEMA_TABLE, ["step_id", "checksum", "ddl", "applied_at"], "step_id"),
             (step.step_id, checksum, step.ddl, now),
         )
         applied.append(step.step_id)

@@ -9,10 +9,11 @@ compose deployment gets the same set-up as ``astro dev start``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,16 @@ def variables_json(variables: list[dict[str, Any]]) -> dict[str, Any]:
     return {v["variable_name"]: v.get("variable_value") for v in variables}
 
 
-def load_settings(path: Path, airflow: Sequence[str] = (sys.executable, "-m", "airflow")) -> dict[str, int]:
-    """Import everything; returns how many of each kind were loaded."""
+KINDS = ("pools", "connections", "variables")
+
+
+def load_settings(
+    path: Path,
+    airflow: Sequence[str] = (sys.executable, "-m", "airflow"),
+    env: Mapping[str, str] | None = None,
+    kinds: Sequence[str] = KINDS,
+) -> dict[str, int]:
+    """Import ``kinds`` (default everything) with ``env`` for the Airflow CLI; returns how many of each kind."""
     settings = read_settings(path)
     commands = [
         ("pools", pools_json(settings["pools"]), ["pools", "import"]),
@@ -64,6 +73,7 @@ def load_settings(path: Path, airflow: Sequence[str] = (sys.executable, "-m", "a
         ("variables", variables_json(settings["variables"]), ["variables", "import"]),
     ]
     loaded = {}
+    commands = [c for c in commands if c[0] in kinds]
     with tempfile.TemporaryDirectory() as folder:
         for kind, document, command in commands:
             loaded[kind] = len(document)
@@ -71,11 +81,21 @@ def load_settings(path: Path, airflow: Sequence[str] = (sys.executable, "-m", "a
                 continue
             file = Path(folder) / f"{kind}.json"
             file.write_text(json.dumps(document))
-            done = subprocess.run([*airflow, *command, str(file)], capture_output=True, text=True)
+            done = subprocess.run([*airflow, *command, str(file)], capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 # The CLI's message names the item; it never echoes the passwords we passed in a file.
                 raise RuntimeError(f"airflow {' '.join(command)} failed: {done.stderr.strip()[-2000:]}")
     return loaded
+
+
+def never_load_examples(airflow_home: Path) -> None:
+    """Set ``load_examples = False`` in the home's ``airflow.cfg`` (Airflow generates it with True)."""
+    path = airflow_home / "airflow.cfg"
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        fixed = re.sub(r"^load_examples = True$", "load_examples = False", text, flags=re.MULTILINE)
+        if fixed != text:
+            path.write_text(fixed, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,6 +61,10 @@ STATE_TABLE_SPEC = _internal_table(
         ("quiet_passes", "int", True),
         ("last_pass", "text", True),
         ("progress", "text", True),
+        # Who works on this data type now (see lease.py): the run, a description of the task, until when.
+        ("lease_owner", "varchar(255)", True),
+        ("lease_holder", "varchar(500)", True),
+        ("lease_expires_at", "timestamp", True),
     ],
 )
 
@@ -79,6 +83,15 @@ class StateRow:
     last_error: str | None
     updated_at: Any
     finished_at: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaseRow:
+    """The lease columns of one state row: the run holding it, who exactly, and until when (UTC)."""
+
+    owner: str | None
+    holder: str | None
+    expires_at: dt.datetime | None
 
 
 def _now() -> dt.datetime:
@@ -134,15 +147,87 @@ class StateStore:
         assert row is not None
         return row
 
-    def save_checkpoint(self, data_type: str, checkpoint: Any, rows: int, pages: int) -> None:
-        """Advance a data type's checkpoint after its rows are committed (one statement)."""
+    def save_checkpoint(
+        self, data_type: str, checkpoint: Any, rows: int, pages: int, lease: tuple[str, str] | None = None
+    ) -> bool:
+        """Advance a data type's checkpoint after its rows are committed (one statement).
+
+        With ``lease`` (owner, holder) the checkpoint moves only while that holder still holds the data
+        type's lease; returns False when it does not (another run took the data type over).
+        """
         p, q = self._p, self._q
-        self.db.execute(
+        fence = f" AND {q('lease_owner')} = {p} AND {q('lease_holder')} = {p}" if lease else ""
+        changed = self.db.execute(
             f"UPDATE {self._table} SET {q('checkpoint')} = {p}, {q('rows_copied')} = {q('rows_copied')} + {p}, "
             f"{q('pages_copied')} = {q('pages_copied')} + {p}, {q('updated_at')} = {p} "
-            f"WHERE {q('job_id')} = {p}",
-            (json.dumps(checkpoint), rows, pages, _now(), data_type_job_id(data_type)),
+            f"WHERE {q('job_id')} = {p}{fence}",
+            (json.dumps(checkpoint), rows, pages, _now(), data_type_job_id(data_type), *(lease or ())),
         )
+        return lease is None or changed > 0
+
+    def claim_lease(self, job_id: str, data_type: str | None, owner: str, holder: str, expires_at: dt.datetime, now: dt.datetime) -> LeaseRow:
+        """Take the lease of ``job_id`` for ``owner`` when it is free, expired or already the owner's.
+
+        One conditional UPDATE decides (atomic on the server, no transaction needed); the row read back
+        afterwards says who holds the lease now.
+        """
+        self.ensure_row(job_id, data_type)
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('lease_owner')} = {p}, {q('lease_holder')} = {p}, {q('lease_expires_at')} = {p} "
+            f"WHERE {q('job_id')} = {p} AND ({q('lease_owner')} IS NULL OR {q('lease_owner')} = {p} "
+            f"OR {q('lease_expires_at')} IS NULL OR {q('lease_expires_at')} < {p})",
+            (owner, holder, expires_at, job_id, owner, now),
+        )
+        return self.lease(job_id)
+
+    def renew_lease(self, job_id: str, owner: str, holder: str, expires_at: dt.datetime) -> LeaseRow:
+        """Extend the lease while ``holder`` still holds it; the row read back says who holds it now."""
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('lease_expires_at')} = {p} "
+            f"WHERE {q('job_id')} = {p} AND {q('lease_owner')} = {p} AND {q('lease_holder')} = {p}",
+            (expires_at, job_id, owner, holder),
+        )
+        return self.lease(job_id)
+
+    def release_lease(self, job_id: str, owner: str, holder: str) -> None:
+        """Give the lease back (only when ``holder`` still holds it)."""
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('lease_owner')} = NULL, {q('lease_holder')} = NULL, "
+            f"{q('lease_expires_at')} = NULL "
+            f"WHERE {q('job_id')} = {p} AND {q('lease_owner')} = {p} AND {q('lease_holder')} = {p}",
+            (job_id, owner, holder),
+        )
+
+    def lease(self, job_id: str) -> LeaseRow:
+        p, q = self._p, self._q
+        rows = self.db.query(
+            f"SELECT {q('lease_owner')}, {q('lease_holder')}, {q('lease_expires_at')} FROM {self._table} "
+            f"WHERE {q('job_id')} = {p}",
+            (job_id,),
+        )
+        if not rows:
+            return LeaseRow(None, None, None)
+        owner, holder, expires = rows[0]
+        if isinstance(expires, str):  # SQLite keeps timestamps as text
+            expires = dt.datetime.fromisoformat(expires)
+        return LeaseRow(owner, holder, expires)
+
+    def ensure_row(self, job_id: str, data_type: str | None) -> None:
+        """Create the row of ``job_id`` unless it exists; safe when several runs do it at once."""
+        now = _now()
+        values = {
+            "job_id": job_id,
+            "data_type": data_type,
+            "created_at": now,
+            "updated_at": now,
+            "status": Status.READY.value,
+            "rows_copied": 0,
+            "pages_copied": 0,
+        }
+        self.db.execute(self.db.dialect.insert_if_absent(STATE_TABLE, list(values), "job_id"), tuple(values.values()))
 
     def reset_checkpoint(self, data_type: str, checkpoint: Any = None) -> None:
         p, q = self._p, self._q
@@ -206,27 +291,10 @@ class StateStore:
             fields["status"] = Status(fields["status"]).value
             fields["finished_at"] = now if fields["status"] == Status.DONE.value else None
         fields["updated_at"] = now
-        existing = self.get(job_id)
+        self.ensure_row(job_id, data_type)
         p, q = self._p, self._q
-        if existing is None:
-            values = {
-                "job_id": job_id,
-                "data_type": data_type,
-                "created_at": now,
-                "status": Status.READY.value,
-                "rows_copied": 0,
-                "pages_copied": 0,
-            }
-            values.update(fields)
-            cols = ", ".join(q(c) for c in values)
-            self.db.execute(
-                f"INSERT INTO {self._table} ({cols}) VALUES ({', '.join([p] * len(values))})", tuple(values.values())
-            )
-        else:
-            assignments = ", ".join(f"{q(c)} = {p}" for c in fields)
-            self.db.execute(
-                f"UPDATE {self._table} SET {assignments} WHERE {q('job_id')} = {p}", (*fields.values(), job_id)
-            )
+        assignments = ", ".join(f"{q(c)} = {p}" for c in fields)
+        self.db.execute(f"UPDATE {self._table} SET {assignments} WHERE {q('job_id')} = {p}", (*fields.values(), job_id))
 
     def _q(self, name: str) -> str:
         return self.db.dialect.quote(name)

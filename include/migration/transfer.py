@@ -21,6 +21,7 @@ from typing import Any
 from include.migration.arrow_pages import ARROW_PAGES
 from include.migration.config import DataTypeSpec, InstallationSpec
 from include.migration.conversion import RowConverter
+from include.migration.lease import DataTypeLease, LeaseLostError
 from include.migration.source.client import Page, RemoteClient
 from include.migration.source.cursors import cursor_mode
 from include.migration.prefetch import Prefetcher
@@ -45,6 +46,8 @@ class TransferResult:
     done: bool
     seconds: float
     statements: int
+    rows_written: int
+    """Rows in the statements this transfer sent (a replayed page counts again): what it wrote, not what moved."""
     max_statement_bytes: int
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,9 +64,14 @@ def run_transfer(
     run_id: str | None,
     budget_seconds: float,
     rate_share: int = 1,
+    lease: DataTypeLease | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> TransferResult:
-    """Copy ``data_type`` from its checkpoint until the end of data or the budget; see module docs."""
+    """Copy ``data_type`` from its checkpoint until the end of data or the budget; see module docs.
+
+    With ``lease`` (held by the caller) every write first checks that the lease is still held and the
+    checkpoint moves only under it, so a run that lost the data type to another stops at once.
+    """
     started = clock()
     deadline = started + budget_seconds
     state = StateStore(db)
@@ -101,13 +109,17 @@ def run_transfer(
                 # The remote's cursor only steers prefetching; each page is checked here before it is written.
                 cursor = paginator.advance(row_cursors, mode.page_cursor(page))
                 if row_cursors:
+                    if lease is not None:
+                        lease.check()
                     writer.send(prepared)
                     writer.throttled()  # the checkpoint UPDATE counts against the profile's DML rate too
                     _save_checkpoint(
-                        state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(row_cursors)
+                        state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(row_cursors), lease
                     )
                 if paginator.done:
                     break
+    except LeaseLostError:
+        raise  # another run works on the data type now: its status is that run's to record
     except Exception as exc:
         try:
             state.fail_data_type(data_type.name, f"{type(exc).__name__}: {exc}")
@@ -123,6 +135,7 @@ def run_transfer(
         done=paginator.done,
         seconds=round(clock() - started, 3),
         statements=writer.stats.statements,
+        rows_written=writer.stats.rows,
         max_statement_bytes=writer.stats.max_statement_bytes,
     )
     log.info(
@@ -157,10 +170,12 @@ def _page_converter(installation_id: str, data_type: DataTypeSpec, page_format: 
     return convert
 
 
-def _save_checkpoint(state: StateStore, installation_id: str, data_type: str, checkpoint: Any, rows: int) -> None:
-    """Persist the checkpoint after its rows; a lost target names where the transfer stands."""
+def _save_checkpoint(
+    state: StateStore, installation_id: str, data_type: str, checkpoint: Any, rows: int, lease: DataTypeLease | None
+) -> None:
+    """Persist the checkpoint after its rows (under the lease, when held); a lost target names where the transfer stands."""
     try:
-        state.save_checkpoint(data_type, checkpoint, rows, 1)
+        moved = state.save_checkpoint(data_type, checkpoint, rows, 1, lease.fence if lease is not None else None)
     except Exception as exc:
         if type(exc).__name__ not in ("OperationalError", "InterfaceError"):
             raise
@@ -169,3 +184,8 @@ def _save_checkpoint(state: StateStore, installation_id: str, data_type: str, ch
             f"after writing its rows: {exc}; a re-run replays this page from the previous checkpoint (the upsert "
             "makes that harmless) once the target is reachable"
         ) from exc
+    if not moved and lease is not None:
+        raise lease.lost(
+            f"installation {installation_id!r}, data type {data_type!r}: another run took the data type over "
+            f"before checkpoint {checkpoint!r} was saved; this task stops and leaves the data type to it"
+        )

@@ -20,13 +20,13 @@ _save_checkpoint = StateStore.save_checkpoint
 _calls = 0
 
 
-def _paused_save_checkpoint(self: StateStore, *args: Any, **kwargs: Any) -> None:
+def _paused_save_checkpoint(self: StateStore, *args: Any, **kwargs: Any) -> bool:
     global _calls
     _calls += 1
     if _calls == PAUSE_AT:
         print(f"paused at checkpoint {_calls}", flush=True)
         time.sleep(300)
-    _save_checkpoint(self, *args, **kwargs)
+    return _save_checkpoint(self, *args, **kwargs)
 
 
 StateStore.save_checkpoint = _paused_save_checkpoint  # type: ignore[method-assign]

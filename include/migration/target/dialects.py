@@ -89,6 +89,15 @@ class Dialect:
         parts += [f"{self.quote(c)} = NULL" for c in clear]
         return f" ON DUPLICATE KEY UPDATE {', '.join(parts)}"
 
+    def insert_if_absent(self, table: str, columns: Sequence[str], primary_key: str) -> str:
+        """An INSERT of one row (placeholders) that leaves an existing row with the same key as it is."""
+        names = ", ".join(self.quote(c) for c in columns)
+        values = self.row_placeholders(len(columns))
+        if self.name == "sqlite":
+            return f"INSERT INTO {self.quote(table)} ({names}) VALUES {values} ON CONFLICT ({self.quote(primary_key)}) DO NOTHING"
+        key = self.quote(primary_key)
+        return f"INSERT INTO {self.quote(table)} ({names}) VALUES {values} ON DUPLICATE KEY UPDATE {key} = {key}"
+
     def row_placeholders(self, width: int) -> str:
         return "(" + ", ".join([self.placeholder] * width) + ")"
 

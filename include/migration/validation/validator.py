@@ -103,8 +103,12 @@ def validate_data_type(
     repair: bool = True,
     max_repair_rounds: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    before_write: Callable[[], None] = lambda: None,
 ) -> ValidationResult:
-    """Validate (and repair) one data type of one installation; see the module docs."""
+    """Validate (and repair) one data type of one installation; see the module docs.
+
+    ``before_write`` runs before each repair write and may raise to stop it (the caller's lease check).
+    """
     started = time.monotonic()
     target = TargetReader(db, spec)
     source = source_side(client, spec, installation_id, capabilities)
@@ -135,6 +139,7 @@ def validate_data_type(
             if writer is None or round_number == max_repair_rounds:
                 continue
             wanted = set(chunk_missing) | set(chunk_different)
+            before_write()
             if wanted:
                 key_index = spec.key_index
                 rows = [row for row in source_rows(client, spec, installation_id, chunk) if row[key_index] in wanted]
