@@ -1,5 +1,7 @@
 """Configuration validation: typed objects from YAML, errors naming file, installation and field."""
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,67 @@ def test_several_files_merge_in_order(tmp_path, monkeypatch):
     assert config.installation("solo").target_profile == "mysql"
     assert config.installation("solo").remote_conn_id == "migration_remote_solo"  # base defaults kept
     assert len(config.data_types) == 3
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+BASE_FILE = Path(__file__).resolve().parents[1] / "dags" / "migration_config.yaml"
+
+
+def test_one_wrong_installation_entry_leaves_every_other_dag_loaded(tmp_path, monkeypatch, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState
+
+    overlay = _write(tmp_path / "installations.yaml", (
+        "installations:\n  - {id: good}\n  - {id: typo, pagesize: 10}\n  - {id: nosuch, data_types: [users, userz]}\n"
+        "  - {id: 'bad id!'}\n  - {id: dormant, enabled: false, colour: red}\n  - {id: also_good}\n"))
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{BASE_FILE}{os.pathsep}{overlay}")
+    config = load_config()
+    assert [i.id for i in config.installations] == ["good", "also_good"]
+    messages = {p.id: p.message for p in config.problems}
+    assert messages["typo"] == f"{overlay}: installation 'typo': installations.1.pagesize: Extra inputs are not permitted"
+    assert messages["nosuch"] == (f"{overlay}: installation 'nosuch': installations.2.data_types: unknown data types "
+                                  "['userz']; configured: ['users', 'issues', 'comments']")
+    assert messages["bad id!"].startswith(f"{overlay}: installation 'bad id!': installations.3.id: Value error")
+    with pytest.raises(ConfigError, match="installations.1.pagesize"):
+        config.installation("typo")
+
+    dagbag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dags"))
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"migrate_good", "migrate_also_good", "migrate_typo", "migrate_nosuch",
+                                   "migrate_invalid_entry_3"}  # the disabled entry gets no DAG
+    broken = dagbag.get_dag("migrate_typo")
+    assert "config-error" in broken.tags and [t.task_id for t in broken.tasks] == ["configuration_error"]
+    from include.migration.dag_factory import build_dags
+
+    run = build_dags(config)["migrate_typo"].test()
+    assert run.state == DagRunState.FAILED
+    assert [(ti.state, ti.try_number) for ti in run.get_task_instances()] == [("failed", 1)]
+
+
+def test_a_defaults_error_is_reported_once_as_defaults_field(tmp_path, monkeypatch):
+    overlay = _write(tmp_path / "env.yaml", "defaults:\n  pagesize: 10\ninstallations:\n  - {id: a}\n  - {id: b}\n")
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{BASE_FILE}{os.pathsep}{overlay}")
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    message = str(info.value)
+    assert message.startswith(f"{overlay}: defaults.pagesize: unknown setting")
+    assert message.count("pagesize") == 1 and "installations" not in message.split("known:")[0]
+    bad_value = _write(tmp_path / "value.yaml", "defaults:\n  page_size: 0\n")
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{BASE_FILE}{os.pathsep}{bad_value}")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(bad_value))}: defaults\.page_size: Input should be greater than or equal to 1$"):
+        load_config()
+
+
+def test_merged_files_name_the_file_that_is_wrong(tmp_path, monkeypatch):
+    first = _write(tmp_path / "first.yaml", BASE_FILE.read_text().replace("page_size: 500", "page_size: 0"))
+    second = _write(tmp_path / "second.yaml", "installations:\n  - {id: x}\n")
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{first}{os.pathsep}{second}")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(first))}: defaults\.page_size"):
+        load_config()
+    third = _write(tmp_path / "third.yaml", "installations:\n  - {id: x, target_profile: oracle}\n")
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{BASE_FILE}{os.pathsep}{third}")
+    assert load_config().problems[0].message.startswith(f"{third}: installation 'x': installations.0.target_profile")

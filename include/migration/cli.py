@@ -4,8 +4,10 @@
 prints the transfer's JSON summary.
 ``python -m include.migration.cli status [--json]`` prints the overview the
 dashboard shows: a table per installation and data type, or its JSON.
-Connections come from Airflow as usual (``AIRFLOW_CONN_*`` environment
-variables or the metadata database).
+Connections resolve through Airflow as in a task: ``AIRFLOW_CONN_*``
+environment variables, the configured secrets backends and the metadata
+database of ``$AIRFLOW_HOME`` (run it with the same ``AIRFLOW_HOME`` and
+``AIRFLOW__*`` settings as your scheduler; ``make`` sets ``.airflow/``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = commands.add_parser("status", help="every installation's migration status, read from its target")
     status.add_argument("--json", action="store_true", help="print the overview as JSON (as the dashboard's API)")
     args = parser.parse_args(argv)
+    expose_airflow_connections()
     if args.command == "transfer":
         runtime.prepare_target(args.installation, [args.data_type])
         result = runtime.transfer(args.installation, args.data_type, args.run_id, budget_seconds=args.budget)
@@ -45,40 +48,101 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def expose_airflow_connections() -> list[str]:
+    """Make the installations' connections visible to the hooks outside a task; returns the ids found.
+
+    Outside a task, hooks look only at ``AIRFLOW_CONN_*`` variables; Airflow's own lookup also reads the
+    secrets backends and the metadata database. Each connection found there is handed to the hooks as an
+    ``AIRFLOW_CONN_*`` variable of this process only.
+    """
+    import os
+
+    from include.migration.config import load_config
+
+    config = load_config()
+    conn_ids = {c for i in config.installations for c in (i.remote_conn_id, i.target_conn_id)}
+    found = []
+    for conn_id in sorted(conn_ids):
+        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+        if variable in os.environ:
+            continue
+        try:
+            from airflow.models.connection import Connection
+
+            connection = Connection.get_connection_from_secrets(conn_id)
+        except Exception:  # noqa: BLE001 - not defined anywhere: the command names it when it needs it
+            continue
+        os.environ[variable] = connection.as_json()
+        found.append(conn_id)
+    return found
+
+
 def _print_status(document: dict[str, Any]) -> None:
+    """A compact table that reads at 80 columns; errors follow it, wrapped, one per installation or data type."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from include.migration.dashboard import formatting
 
-    table = Table(title=f"Migrations as of {formatting.moment(document['generated_at'])}", show_lines=False)
-    for header, justify in (
-        ("installation", "left"), ("data type", "left"), ("status", "left"), ("rows target / source", "right"),
-        ("progress", "right"), ("last validation", "left"), ("throughput", "right"), ("ETA", "right"),
-        ("last error", "left"),
-    ):
-        table.add_column(header, justify=justify, overflow="fold")
+    console = Console()
+    if document.get("configuration_error"):
+        console.print(f"[red]The migration configuration cannot be loaded:[/] {_plain(document['configuration_error'])}")
+        return
+    table = Table(
+        title=f"Migrations as of {formatting.moment(document['generated_at'])}",
+        caption=f"rows/s over {document.get('throughput_window') or '-'}; ETA at that rate",
+        box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0),
+    )
+    table.add_column("installation", no_wrap=True, overflow="ellipsis", max_width=16)
+    table.add_column("status", no_wrap=True)
+    table.add_column("target / source", justify="right", no_wrap=True)
+    table.add_column("%", justify="right", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("rows/s", justify="right", no_wrap=True)
+    table.add_column("ETA", justify="right", no_wrap=True)
+    problems: list[tuple[str, str]] = []
     for entry in document["installations"]:
-        name = entry["id"] if entry["enabled"] else f"{entry['id']} (disabled)"
+        name = entry["id"] if entry["enabled"] else f"{entry['id']} (off)"
+        if entry.get("failed_run"):
+            tasks = ", ".join(_task_label(t) for t in entry["failed_run"]["tasks"])
+            problems.append((entry["id"], f"last run {entry['failed_run']['run_id']} failed: {tasks}"))
         if entry["error"]:
-            table.add_row(name, "", "[red]UNREACHABLE[/]", "", "", "", "", "", _plain(entry["error"]), end_section=True)
+            table.add_row(name, "[red]ERROR[/]", "", "", "", "", "", end_section=True)
+            problems.append((entry["id"], entry["error"]))
             continue
-        own = _status_markup(entry["status"])
+        table.add_row(f"[bold]{_plain(name)}[/]", _status_markup(entry["status"]),
+                      _rows(entry["rows_target"], entry["rows_source"]), formatting.percent(entry["progress_percent"]))
+        if entry["last_error"]:
+            problems.append((entry["id"], entry["last_error"]))
         items = entry["data_types"]
         for index, item in enumerate(items):
+            last = item["last_validation"]
+            check = "-" if not last else ("[green]green[/]" if last["green"] else "[red]RED[/]")
+            rate = item["throughput_rows_per_second"]
             table.add_row(
-                f"{name}\n{own}" if index == 0 else "",
-                item["name"],
-                _status_markup(item["status"]),
-                f"{formatting.count(item['rows_target'])} / {formatting.count(item['rows_source'])}",
-                formatting.percent(item["progress_percent"]),
-                _plain(formatting.validation(item["last_validation"])),
-                formatting.rate(item["throughput_rows_per_second"]),
-                formatting.duration(item["eta_seconds"]),
-                _plain(formatting.shorten(item["last_error"] or (entry["last_error"] if index == 0 else None), 120)),
+                f"  {item['name']}", _status_markup(item["status"]), _rows(item["rows_target"], item["rows_source"]),
+                formatting.percent(item["progress_percent"]), check,
+                formatting.MISSING if rate is None else f"{rate:,.0f}", formatting.duration(item["eta_seconds"]),
                 end_section=index == len(items) - 1,
             )
-    Console().print(table)
+            if item["last_error"]:
+                problems.append((f"{entry['id']}/{item['name']}", item["last_error"]))
+    console.print(table)
+    for where, text in problems:
+        console.print(f"[red]{_plain(where)}[/]: {_plain(formatting.shorten(text, 400))}", overflow="fold")
+
+
+def _task_label(task: dict[str, Any]) -> str:
+    """``transfer[users] try 3``."""
+    mapped = f"[{task['data_type']}]" if task.get("data_type") else ""
+    return f"{task['task']}{mapped} try {task['try']}"
+
+
+def _rows(target: int | None, source: int | None) -> str:
+    from include.migration.dashboard import formatting
+
+    return f"{formatting.count(target)} / {formatting.count(source)}"
 
 
 _STATUS_STYLE = {"DONE": "green", "IN_PROGRESS": "blue", "READY": "magenta", "PENDING": "yellow", "FAILED": "red"}

@@ -11,6 +11,7 @@ import functools
 import os
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -222,12 +223,26 @@ class AlertsSpec(_Frozen):
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
+class InstallationProblem(_Frozen):
+    """An installation entry that is wrong: its DAG fails at once with ``message``; the others are unaffected."""
+
+    index: int
+    id: str | None
+    enabled: bool = True
+    message: str
+
+
 class MigrationConfig(_Frozen):
-    """The whole file: data types and installations, cross-checked."""
+    """The whole file: data types and installations, cross-checked.
+
+    ``problems`` holds the installation entries that are wrong (with file, installation and field
+    named), kept apart so that one typo does not stop every other installation.
+    """
 
     data_types: tuple[DataTypeSpec, ...]
     installations: tuple[InstallationSpec, ...]
     alerts: AlertsSpec = AlertsSpec()
+    problems: tuple[InstallationProblem, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> MigrationConfig:
@@ -246,13 +261,16 @@ class MigrationConfig(_Frozen):
         for spec in self.data_types:
             if spec.name == name:
                 return spec
-        raise KeyError(f"unknown data type {name!r}; configured: {[d.name for d in self.data_types]}")
+        raise ConfigError(f"unknown data type {name!r}; configured: {[d.name for d in self.data_types]}")
 
     def installation(self, installation_id: str) -> InstallationSpec:
         for spec in self.installations:
             if spec.id == installation_id:
                 return spec
-        raise KeyError(f"unknown installation {installation_id!r}")
+        for problem in self.problems:
+            if problem.id == installation_id:
+                raise ConfigError(problem.message)
+        raise ConfigError(f"unknown installation {installation_id!r}; configured: {[i.id for i in self.installations]}")
 
     def data_types_for(self, installation: InstallationSpec) -> tuple[DataTypeSpec, ...]:
         """The data types an installation migrates, in configuration order."""
@@ -265,28 +283,53 @@ class MigrationConfig(_Frozen):
         return tuple(i for i in self.installations if i.enabled)
 
 
-def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
-    """Fill per-installation and per-data-type fields from the ``defaults`` block."""
+_DATA_TYPE_DEFAULT_KEYS = ("page_size", "max_pages_per_pass", "lag_seconds", "validation_chunk_rows", "page_format")
+_INSTALLATION_DEFAULT_KEYS = tuple(f for f in InstallationSpec.model_fields if f != "id")
+
+
+def _installation_defaults(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``defaults`` block split into data type defaults and installation defaults."""
     defaults = dict(raw.get("defaults") or {})
-    dt_keys = ("page_size", "max_pages_per_pass", "lag_seconds", "validation_chunk_rows", "page_format")
-    dt_defaults = {k: defaults.pop(k) for k in dt_keys if k in defaults}
-    out = {key: value for key, value in raw.items() if key != "defaults"}
-    out["data_types"] = [{**dt_defaults, **(d or {})} for d in raw.get("data_types") or []]
-    installations = []
-    for item in raw.get("installations") or []:
-        item = dict(item or {})
-        merged = {**defaults, **item}
-        ident = str(item.get("id", ""))
-        for key in ("remote_conn_id", "target_conn_id"):
-            if isinstance(merged.get(key), str):
-                merged[key] = merged[key].format(installation=ident)
-        installations.append(merged)
-    out["installations"] = installations
-    return out
+    return {k: defaults.pop(k) for k in _DATA_TYPE_DEFAULT_KEYS if k in defaults}, defaults
 
 
-def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
-    loc = list(error.get("loc", ()))
+def _with_defaults(item: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    item = dict(item) if isinstance(item, dict) else {}
+    merged = {**defaults, **item}
+    ident = str(item.get("id", ""))
+    for key in ("remote_conn_id", "target_conn_id"):
+        if isinstance(merged.get(key), str):
+            merged[key] = merged[key].format(installation=ident)
+    return merged
+
+
+def _check_defaults(raw: dict[str, Any], origin: Callable[[str], str]) -> None:
+    """A ``defaults`` error is reported once, as ``defaults.<field>``, naming the file that set it."""
+    block = raw.get("defaults")
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        raise ConfigError(f"{origin('defaults')}: defaults: must be a mapping of settings")
+    known = set(_DATA_TYPE_DEFAULT_KEYS) | set(_INSTALLATION_DEFAULT_KEYS)
+    for key in block:
+        if key not in known:
+            raise ConfigError(f"{origin(f'defaults.{key}')}: defaults.{key}: unknown setting; known: {sorted(known)}")
+    dt_defaults, inst_defaults = _installation_defaults(raw)
+    probes: list[tuple[type[BaseModel], dict[str, Any]]] = [
+        (InstallationSpec, _with_defaults({"id": "defaults", "remote_conn_id": "r", "target_conn_id": "t"} | inst_defaults, {})),
+        (DataTypeSpec, {"name": "defaults", "primary_key": "id", "columns": [{"name": "id", "type": "bigint"}], **dt_defaults}),
+    ]
+    for model, probe in probes:
+        try:
+            model.model_validate(probe)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = str(error["loc"][0]) if error.get("loc") else "?"
+            raise ConfigError(f"{origin(f'defaults.{field}')}: defaults.{field}: {error.get('msg')}") from None
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any], prefix_loc: tuple[Any, ...] = ()) -> str:
+    loc = [*prefix_loc, *error.get("loc", ())]
     where = ".".join(str(p) for p in loc) or "(top level)"
     prefix = ""
     if len(loc) >= 2 and loc[0] in ("installations", "data_types") and isinstance(loc[1], int):
@@ -298,19 +341,76 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     return f"{prefix}{where}: {error.get('msg')}"
 
 
-def parse_config(raw: Any, source: str = "<memory>") -> MigrationConfig:
-    """Validate an already-loaded mapping; errors name ``source``, the installation and the field."""
+def _installation_problem(
+    index: int, item: Any, merged: dict[str, Any], data_types: tuple[DataTypeSpec, ...], raw: dict[str, Any], source: str
+) -> tuple[InstallationSpec | None, InstallationProblem | None]:
+    """One installation entry validated on its own: the spec, or the problem naming file, installation and field."""
+    ident = str(item["id"]) if isinstance(item, dict) and item.get("id") is not None else None
+    enabled = not (isinstance(item, dict) and item.get("enabled") is False)
+    try:
+        spec = InstallationSpec.model_validate(merged)
+    except ValidationError as exc:
+        lines = [_describe(e, raw, ("installations", index)) for e in exc.errors()]
+        return None, InstallationProblem(index=index, id=ident, enabled=enabled, message=f"{source}: " + "; ".join(lines))
+    known = [d.name for d in data_types]
+    unknown = [n for n in spec.data_types if n not in known]
+    if unknown:
+        message = (f"{source}: installation {spec.id!r}: installations.{index}.data_types: unknown data types {unknown}; "
+                   f"configured: {known}")
+        return None, InstallationProblem(index=index, id=spec.id, enabled=enabled, message=message)
+    return spec, None
+
+
+def parse_config(
+    raw: Any, source: str = "<memory>", *, strict: bool = True, origins: dict[str, str] | None = None
+) -> MigrationConfig:
+    """Validate an already-loaded mapping; errors name the file, the installation and the field.
+
+    Errors in ``defaults``, ``data_types`` or ``alerts`` concern every installation and raise
+    :class:`ConfigError`. An error in one installation's entry raises too when ``strict``; otherwise it
+    is kept in ``problems`` and every other installation loads. ``origins`` names the file of each part
+    of merged files (``defaults.<key>``, ``data_types``, ``installations``, ``alerts``).
+    """
+    def origin(part: str) -> str:
+        return (origins or {}).get(part) or (origins or {}).get(part.split(".")[0]) or source
+
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping with data_types and installations")
     unknown = set(raw) - {"defaults", "data_types", "installations", "alerts"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level keys {sorted(unknown)}")
-    prepared = _apply_defaults(raw)
+    _check_defaults(raw, origin)
+    dt_defaults, inst_defaults = _installation_defaults(raw)
+    shared = {
+        "data_types": [{**dt_defaults, **(d or {})} for d in raw.get("data_types") or []],
+        "installations": [],
+        **({"alerts": raw["alerts"]} if "alerts" in raw else {}),
+    }
     try:
-        return MigrationConfig.model_validate(prepared)
+        base = MigrationConfig.model_validate(shared)
     except ValidationError as exc:
-        lines = [_describe(e, prepared) for e in exc.errors()]
-        raise ConfigError(f"{source}: invalid migration configuration:\n  " + "\n  ".join(lines)) from None
+        lines = [_describe(e, shared) for e in exc.errors()]
+        where = origin("alerts") if all(e["loc"][0] == "alerts" for e in exc.errors()) else origin("data_types")
+        raise ConfigError(f"{where}: invalid migration configuration:\n  " + "\n  ".join(lines)) from None
+    installations: list[InstallationSpec] = []
+    problems: list[InstallationProblem] = []
+    items = raw.get("installations") or []
+    for index, item in enumerate(items):
+        spec, problem = _installation_problem(
+            index, item, _with_defaults(item, inst_defaults), base.data_types, raw, origin("installations")
+        )
+        if spec is not None and any(i.id == spec.id for i in installations):
+            problem = InstallationProblem(index=index, id=spec.id, message=(
+                f"{origin('installations')}: installation {spec.id!r}: installations.{index}.id: duplicate ids "
+                f"[{spec.id!r}]: another entry has the same id"))
+            spec = None
+        if spec is not None:
+            installations.append(spec)
+        if problem is not None:
+            problems.append(problem)
+    if strict and problems:
+        raise ConfigError("invalid migration configuration:\n  " + "\n  ".join(p.message for p in problems))
+    return base.model_copy(update={"installations": tuple(installations), "problems": tuple(problems)})
 
 
 def config_paths() -> tuple[Path, ...]:
@@ -327,7 +427,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> MigrationConfig:
     Several files are merged in order: a later file's ``data_types`` or
     ``installations`` replace the earlier ones and its ``defaults`` are laid
     over them, so an environment can keep the data types and bring its own
-    installations.
+    installations. A wrong installation entry does not fail the load: it is
+    kept in ``problems`` (see :func:`parse_config`).
     """
     paths = (Path(path),) if path is not None else config_paths()
     keys = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0) for p in paths)
@@ -337,14 +438,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> MigrationConfig:
 @functools.lru_cache(maxsize=8)
 def _load_cached(keys: tuple[tuple[str, int], ...]) -> MigrationConfig:
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for path, _mtime in keys:
         raw = _read_yaml(path)
         for key, value in raw.items():
             if key == "defaults" and isinstance(value, dict):
                 merged["defaults"] = {**merged.get("defaults", {}), **value}
+                origins.update({f"defaults.{k}": path for k in value})
             else:
                 merged[key] = value
-    return parse_config(merged, source=" + ".join(path for path, _ in keys))
+                origins[key] = path
+    return parse_config(merged, source=" + ".join(path for path, _ in keys), strict=False, origins=origins)
 
 
 def _read_yaml(path: str) -> dict[str, Any]:

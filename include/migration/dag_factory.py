@@ -8,15 +8,17 @@ only the DAG being run is built (``get_parsing_context().dag_id``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, get_parsing_context, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.migration import runtime
-from include.migration.config import InstallationSpec, MigrationConfig, load_config
-from include.migration.lease import LeaseHeldError, LeaseOwner
+from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig, load_config
+from include.migration.lease import LeaseOwner
+from include.migration.task_boundary import guarded
 from include.migration.notifications import MigrationFailureNotifier
 
 DAG_ID_PREFIX = "migrate_"
@@ -61,10 +63,13 @@ def _retrying(installation: InstallationSpec) -> dict[str, Any]:
     return {"retries": installation.retries, "retry_delay": dt.timedelta(seconds=installation.retry_delay_seconds)}
 
 
+def _try_number(context: Any) -> int | None:
+    return getattr(context["ti"], "try_number", None)
+
+
 def _lease_owner(context: Any, task: str) -> LeaseOwner:
     """This task try as a lease owner: the run owns it, the holder names task, data type and try."""
-    ti = context["ti"]
-    return LeaseOwner.for_task(context["run_id"], task, getattr(ti, "try_number", None))
+    return LeaseOwner.for_task(context["run_id"], task, _try_number(context))
 
 
 def _alerting(installation_id: str, config: MigrationConfig) -> dict[str, Any]:
@@ -109,25 +114,27 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         def check_status() -> bool:
             context = get_current_context()
             params = context["params"]
-            decision = runtime.check_status(
-                installation_id,
-                context["run_id"],
-                force=bool(params.get("force")),
-                dry_run=bool(params.get("dry_run")),
-            )
+            with guarded(installation_id, "check_status", try_number=_try_number(context)):
+                decision = runtime.check_status(
+                    installation_id,
+                    context["run_id"],
+                    force=bool(params.get("force")),
+                    dry_run=bool(params.get("dry_run")),
+                )
             return bool(decision["proceed"])
 
         @task(task_id="prepare_target")
         def prepare_target() -> list[str]:
             context = get_current_context()
             params = context["params"]
-            result = runtime.prepare_target(
-                installation_id,
-                params.get("data_types") or [],
-                dry_run=bool(params.get("dry_run")),
-                reset_checkpoint=bool(params.get("reset_checkpoint")),
-                set_checkpoints=dict(params.get("set_checkpoints") or {}),
-            )
+            with guarded(installation_id, "prepare_target", try_number=_try_number(context)):
+                result = runtime.prepare_target(
+                    installation_id,
+                    params.get("data_types") or [],
+                    dry_run=bool(params.get("dry_run")),
+                    reset_checkpoint=bool(params.get("reset_checkpoint")),
+                    set_checkpoints=dict(params.get("set_checkpoints") or {}),
+                )
             context["ti"].xcom_push(key="preflight", value=result["preflight"])
             return result["data_types"]
 
@@ -141,18 +148,17 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         def transfer(data_type: str) -> dict[str, Any]:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
-            try:
+            with guarded(installation_id, "transfer", data_type, _try_number(context)):
                 return runtime.transfer(
                     installation_id, data_type, context["run_id"], rate_share=parallel,
                     owner=_lease_owner(context, f"transfer[{data_type}]"),
                 )
-            except LeaseHeldError as exc:
-                raise AirflowSkipException(str(exc)) from exc
 
         @task(task_id="summarize")
         def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
             # Index instead of iterating: iteration probes one past the end and logs a spurious 404.
-            return runtime.summarize(installation_id, [results[i] for i in range(len(results))])
+            with guarded(installation_id, "summarize", try_number=_try_number(get_current_context())):
+                return runtime.summarize(installation_id, [results[i] for i in range(len(results))])
 
         @task(
             task_id="validate",
@@ -165,13 +171,11 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
             done = bool(summary["data_types"].get(data_type, {}).get("done"))
-            try:
+            with guarded(installation_id, "validate", data_type, _try_number(context)):
                 return runtime.validate(
                     installation_id, data_type, context["run_id"], transfer_done=done,
                     owner=_lease_owner(context, f"validate[{data_type}]"),
                 )
-            except LeaseHeldError as exc:
-                raise AirflowSkipException(str(exc)) from exc
 
         @task.sensor(
             task_id="converge",
@@ -182,13 +186,14 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         )
         def converge(transfers: list[dict[str, Any]], validations: list[dict[str, Any]]) -> PokeReturnValue:
             context = get_current_context()
-            decision = runtime.converge(
-                installation_id,
-                context["run_id"],
-                selected=context["params"].get("data_types") or [],
-                transfers=[transfers[i] for i in range(len(transfers))],
-                validations=[validations[i] for i in range(len(validations))],
-            )
+            with guarded(installation_id, "converge", try_number=_try_number(context)):
+                decision = runtime.converge(
+                    installation_id,
+                    context["run_id"],
+                    selected=context["params"].get("data_types") or [],
+                    transfers=[transfers[i] for i in range(len(transfers))],
+                    validations=[validations[i] for i in range(len(validations))],
+                )
             if not decision["converged"]:
                 # Waiting cannot change this pass's outcome: skip now, the next run tries again.
                 raise AirflowSkipException(f"not converged: {decision['reason']}")
@@ -214,8 +219,40 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
     return dag
 
 
+def broken_dag_id(problem: InstallationProblem) -> str:
+    """The DAG id of a wrong installation entry: its own when the id is usable, else one naming the entry."""
+    if problem.id and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", problem.id):
+        return dag_id_for(problem.id)
+    return f"{DAG_ID_PREFIX}invalid_entry_{problem.index}"
+
+
+def build_broken_dag(problem: InstallationProblem, config: MigrationConfig) -> DAG:
+    """A DAG that fails at once with the configuration error of one installation entry (and alerts)."""
+    with DAG(
+        dag_id=broken_dag_id(problem),
+        schedule="@hourly",
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "retries": 0, **_alerting(problem.id or "?", config)},
+        tags=["migration", "config-error", f"installation:{problem.id or '?'}"],
+        doc_md=f"### Configuration error\n\n```\n{problem.message}\n```\n\nFix the entry; the other installations are unaffected.",
+    ) as dag:
+
+        @task(task_id="configuration_error")
+        def configuration_error() -> None:
+            raise AirflowFailException(problem.message)
+
+        configuration_error()
+    return dag
+
+
 def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
-    """All enabled installations' DAGs, or only the one a worker is running."""
+    """All enabled installations' DAGs, or only the one a worker is running.
+
+    A wrong installation entry gets a DAG that fails at once naming the file, installation and field,
+    so one typo never hides the other installations' DAGs.
+    """
     config = config or load_config()
     wanted = get_parsing_context().dag_id
     dags = {}
@@ -223,4 +260,8 @@ def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
         dag_id = dag_id_for(installation.id)
         if wanted is None or wanted == dag_id:
             dags[dag_id] = build_dag(installation, config)
+    for problem in config.problems:
+        dag_id = broken_dag_id(problem)
+        if problem.enabled and (wanted is None or wanted == dag_id):
+            dags[dag_id] = build_broken_dag(problem, config)
     return dags

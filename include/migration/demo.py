@@ -7,32 +7,40 @@ prints, per installation and data type, rows at the source and in the target,
 the checkpoint, the validation (counts and chunk checksums) and the status: the
 quiet second pass converges every installation to DONE. Exits non-zero when
 any count differs, validation is not green or an installation is not DONE.
+
+The terminal gets one line per DAG run (state, rows copied, seconds), the table
+and the verdict; everything Airflow and the tasks log (and any warning) goes to
+``airflow.log`` in the demo directory, named at the start.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIR = ROOT / ".demo"
+LOG_NAME = "airflow.log"
 
 
-def export_demo_connections(config, server_port: int, tokens: dict[str, str]) -> None:
+def export_demo_connections(config, server_port: int, tokens: dict[str, str], demo_dir: Path = DEMO_DIR) -> None:
+    """Every installation's ``AIRFLOW_CONN_*``: the remote on ``server_port``, a SQLite target in ``demo_dir``."""
     for installation in config.installations:
         ident = installation.id
         os.environ[f"AIRFLOW_CONN_{installation.remote_conn_id.upper()}"] = json.dumps(
             {"conn_type": "http", "host": "127.0.0.1", "port": server_port, "schema": "http", "password": tokens[ident]}
         )
         os.environ[f"AIRFLOW_CONN_{installation.target_conn_id.upper()}"] = json.dumps(
-            {"conn_type": "sqlite", "host": str(DEMO_DIR / f"target_{ident}.db")}
+            {"conn_type": "sqlite", "host": str(demo_dir / f"target_{ident}.db")}
         )
 
 
@@ -64,13 +72,76 @@ def _target_facts(path: Path, table: str, data_type: str) -> tuple[int, object, 
     return count, checkpoint, status, validation
 
 
+@contextlib.contextmanager
+def output_to(log_path: Path) -> Iterator[TextIO]:
+    """Send all the process writes to stdout and stderr to ``log_path``; yields a stream to the real stdout.
+
+    Redirected at the file descriptors, not with ``logging``: Airflow configures its own structlog handlers
+    when it is imported and again for every task ``dag.test()`` runs, and warnings come from anywhere.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1, encoding="utf-8")
+    try:
+        with open(log_path, "w", encoding="utf-8") as log_file:
+            os.dup2(log_file.fileno(), 1)
+            os.dup2(log_file.fileno(), 2)
+            try:
+                yield terminal
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        terminal.close()
+        for fd in saved:
+            os.close(fd)
+
+
+def _shown(path: Path) -> str:
+    """``path`` as people type it from the checkout (make demo runs there), absolute elsewhere."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _failed_tasks(run: Any) -> list[str]:
+    """The run's failed tasks (not those skipped after them); a mapped one with its data type: ``transfer[issues]``."""
+    names = []
+    for ti in run.get_task_instances():
+        if ti.state == "failed":  # TaskInstanceState is a str enum
+            index = getattr(ti, "rendered_map_index", None) or (ti.map_index if ti.map_index >= 0 else None)
+            names.append(ti.task_id if index is None else f"{ti.task_id}[{index}]")
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000, help="rows per installation and data type")
+    parser.add_argument("--dir", type=Path, default=DEMO_DIR, help="where the source, the targets and the log go")
     args = parser.parse_args(argv)
+    demo_dir = args.dir.resolve()
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    log_path = demo_dir / LOG_NAME
 
     os.environ.setdefault("MIGRATION_CONFIG", str(ROOT / "dags" / "migration_config.yaml"))
     from rich.console import Console
+
+    with output_to(log_path) as terminal:
+        console = Console(width=160, file=terminal)
+        console.print(f"[bold]Airflow and task logs[/] go to {_shown(log_path)}")
+        ok = _demo(console, demo_dir, args.rows)
+        if not ok:
+            console.print(f"see {_shown(log_path)} for the Airflow and task logs")
+    return 0 if ok else 1
+
+
+def _demo(console: Any, demo_dir: Path, rows_per_type: int) -> bool:
+    """Seed, serve, run every DAG twice and print the table and the verdict; True when the demo is OK."""
+    from rich.markup import escape
     from rich.table import Table
 
     from include.migration.config import load_config
@@ -79,24 +150,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from include.migration.remote_service.seed import seed_source
     from include.migration.remote_service.server import serve_in_thread
 
-    console = Console(width=160)
     config = load_config()
     installations = [i.id for i in config.enabled_installations]
-    DEMO_DIR.mkdir(exist_ok=True)
-    for stale in DEMO_DIR.glob("*.db*"):
+    for stale in demo_dir.glob("*.db*"):
         stale.unlink()
-    source = DEMO_DIR / "source.db"
+    source = demo_dir / "source.db"
     started = time.monotonic()
-    seed_source(f"sqlite:///{source}", config.data_types, installations, args.rows)
+    seed_source(f"sqlite:///{source}", config.data_types, installations, rows_per_type)
     console.print(f"[bold]Seeded[/] {len(installations)} installations x {len(config.data_types)} data types "
-                  f"x {args.rows:,} rows into {source.relative_to(ROOT)} in {time.monotonic() - started:.1f}s")
+                  f"x {rows_per_type:,} rows into {_shown(source)} in {time.monotonic() - started:.1f}s")
 
     tokens = {ident: secrets.token_urlsafe(24) for ident in installations}
     app = create_app(f"sqlite:///{source}", config.data_types, {t: i for i, t in tokens.items()})
     ok = True
     with serve_in_thread(app) as server:
         console.print(f"[bold]Reference remote[/] listening on {server.base_url}")
-        export_demo_connections(config, server.port, tokens)
+        export_demo_connections(config, server.port, tokens, demo_dir)
         dags = build_dags(config)
         copied: dict[tuple[str, str], list[int]] = {}
         for attempt in (1, 2):
@@ -111,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name, item in (summary or {}).get("data_types", {}).items():
                     copied.setdefault((ident, name), []).append(int(item["rows_this_run"]))
                 ok &= str(run.state) == "success"
+                failed = escape(", ".join(_failed_tasks(run)))  # `transfer[issues]` is not rich markup
                 console.print(f"run {attempt} of {dag_id_for(ident)}: {run.state}, {rows:,} rows copied "
-                              f"in {time.monotonic() - began:.1f}s")
+                              f"in {time.monotonic() - began:.1f}s" + (f", failed: {failed}" if failed else ""))
 
     table = Table(title="Migration demo: source against target")
     for header in ("installation", "data type", "rows at source", "rows in target", "checkpoint",
@@ -122,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in config.data_types:
             at_source = _source_count(source, spec.source_table, ident)
             in_target, checkpoint, status, validation = _target_facts(
-                DEMO_DIR / f"target_{ident}.db", spec.target_table, spec.name
+                demo_dir / f"target_{ident}.db", spec.target_table, spec.name
             )
             ok &= at_source == in_target and status == "DONE" and validation.startswith("GREEN")
             mark = "" if at_source == in_target else " [red]MISMATCH[/]"
@@ -134,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print("[bold green]demo OK[/]: every target equals its source, validation is green, the second "
                   "run copied nothing new and every installation converged to DONE"
                   if ok else "[bold red]demo FAILED[/]")
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ For each configured installation this opens the target, reads the state table
 the row count of each data type's table, and derives progress, throughput and
 an ETA. The dashboard and ``cli status`` both show this. A target that cannot
 be reached yields an entry with ``error`` set instead of failing the overview.
+
+Throughput is measured over the data type's most recent transfers that copied
+rows (``THROUGHPUT_WINDOW``): their rows over their seconds, so it says how fast
+the copy runs now, not how long the migration has existed. The ETA is the rows
+the target still lacks (source - target, the source as of the last validation)
+at that throughput.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import dataclasses
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from include.migration import runtime
-from include.migration.config import DataTypeSpec, InstallationSpec, MigrationConfig, load_config
+from include.migration.config import ConfigError, DataTypeSpec, InstallationProblem, InstallationSpec, MigrationConfig, load_config
 from include.migration.state import INSTALLATION_JOB_ID, STATE_TABLE, StateRow, StateStore, data_type_job_id
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.validation.records import VALIDATION_TABLE, latest_validations
@@ -25,6 +32,10 @@ from include.migration.validation.records import VALIDATION_TABLE, latest_valida
 HISTORY_LIMIT = 500
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_PARALLEL_TARGETS = 8
+THROUGHPUT_TRANSFERS = 5
+THROUGHPUT_WINDOW = f"the last {THROUGHPUT_TRANSFERS} transfers that copied rows"
+RECENT_TRANSFERS_COLUMN = "recent_transfers"
+ERROR_CONTEXT_COLUMNS = ("last_error_task", "last_error_try", "last_error_at")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +56,22 @@ class ValidationSummary:
 
 
 @dataclasses.dataclass(frozen=True)
+class ThroughputWindow:
+    """The transfers a throughput is measured over (see ``THROUGHPUT_WINDOW``) and what they added up to."""
+
+    transfers: int
+    rows: int
+    seconds: float
+    first_finished_at: str | None
+    last_finished_at: str | None
+
+    @property
+    def rows_per_second(self) -> float | None:
+        """The throughput: rows over seconds (None when no time was measured)."""
+        return self.rows / self.seconds if self.seconds > 0 else None
+
+
+@dataclasses.dataclass(frozen=True)
 class DataTypeOverview:
     """One data type of one installation."""
 
@@ -62,6 +89,7 @@ class DataTypeOverview:
     last_validation: ValidationSummary | None
     last_error: str | None
     throughput_rows_per_second: float | None
+    throughput_window: ThroughputWindow | None
     eta_seconds: float | None
 
 
@@ -97,6 +125,8 @@ class InstallationOverview:
     data_types: tuple[DataTypeOverview, ...] = ()
     history: tuple[HistoryPoint, ...] = ()
     error: str | None = None
+    failed_run: dict[str, Any] | None = None
+    """The installation DAG's most recent run when it failed, from Airflow's metadata: run and failed tasks."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self, dict_factory=_json_dict)
@@ -113,7 +143,7 @@ def installation_overview(
     config = config or load_config()
     installations = list(config.installations)
     if not installations:
-        return []
+        return _with_failures([], config)
     # Imported before the threads start: the first import of the Airflow SDK is not thread-safe to race.
     from include.migration.dag_factory import dag_id_for
 
@@ -135,13 +165,79 @@ def installation_overview(
     finally:
         # A target that hangs must not hold the caller; its thread ends with its connection attempt.
         pool.shutdown(wait=False, cancel_futures=True)
-    return [entry.as_dict() for entry in entries]
+    return _with_failures([entry.as_dict() for entry in entries], config)
+
+
+def _with_failures(entries: list[dict[str, Any]], config: MigrationConfig) -> list[dict[str, Any]]:
+    """Each installation's failed latest run from Airflow's metadata, and the wrong installation entries."""
+    from include.migration.airflow_failures import failed_latest_runs
+    from include.migration.dag_factory import broken_dag_id
+
+    failed = failed_latest_runs([e["dag_id"] for e in entries])
+    for entry in entries:
+        entry["failed_run"] = failed.get(entry["dag_id"])
+    return entries + [_failed_entry(p, broken_dag_id(p)) for p in config.problems]
 
 
 def overview_document(config: MigrationConfig | None = None) -> dict[str, Any]:
-    """The overview with the time it was taken: what the JSON endpoint and ``cli status --json`` print."""
+    """The overview with the time it was taken: what the JSON endpoint and ``cli status --json`` print.
+
+    Besides the installations it names the throughput window (``THROUGHPUT_WINDOW``) and every configured
+    data type in configuration order (``data_types``), by which the dashboard gives each data type its colour.
+    """
     generated_at = _iso(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
-    return {"generated_at": generated_at, "installations": installation_overview(config)}
+    try:
+        config = config or load_config()
+    except ConfigError as exc:
+        # The whole configuration is unusable: say so instead of failing the page.
+        return {"generated_at": generated_at, "throughput_window": THROUGHPUT_WINDOW, "data_types": [],
+                "installations": [], "configuration_error": str(exc)}
+    entries = installation_overview(config)
+    return {
+        "generated_at": generated_at,
+        "throughput_window": THROUGHPUT_WINDOW,
+        "data_types": [spec.name for spec in config.data_types],
+        "installations": entries,
+        "configuration_error": None,
+    }
+
+
+def _failed_entry(problem: InstallationProblem, dag_id: str) -> dict[str, Any]:
+    """A wrong installation entry, shown as an installation whose error is its configuration error."""
+    return InstallationOverview(
+        id=problem.id or f"entry #{problem.index}", enabled=problem.enabled, dag_id=dag_id, target_profile="-",
+        error=f"configuration error: {problem.message}",
+    ).as_dict()
+
+
+def recent_throughput(
+    recent_transfers: Sequence[dict[str, Any]], transfers: int = THROUGHPUT_TRANSFERS
+) -> ThroughputWindow | None:
+    """The newest ``transfers`` transfers that copied rows (``recent_transfers`` is oldest first), summed.
+
+    Transfers that copied nothing (a quiet pass, a data type skipped at once) would only say how fast
+    "nothing" goes, so they are left out. None when no transfer copied rows.
+    """
+    copied = [t for t in recent_transfers if isinstance(t, dict) and _positive(t.get("rows"))][-transfers:]
+    if not copied:
+        return None
+    return ThroughputWindow(
+        transfers=len(copied),
+        rows=sum(int(t["rows"]) for t in copied),
+        seconds=round(sum(_seconds(t.get("seconds")) for t in copied), 3),
+        first_finished_at=_iso(copied[0].get("finished_at")),
+        last_finished_at=_iso(copied[-1].get("finished_at")),
+    )
+
+
+def eta_seconds(rows_source: int | None, rows_target: int | None, rows_per_second: float | None) -> float | None:
+    """Seconds until the target holds the source's rows at ``rows_per_second``; 0 when nothing is left."""
+    if rows_source is None or rows_target is None:
+        return None
+    remaining = max(rows_source - rows_target, 0)
+    if remaining == 0:
+        return 0.0
+    return remaining / rows_per_second if rows_per_second else None
 
 
 def sanitize_error(text: str) -> str:
@@ -184,10 +280,11 @@ def _read_installation(config: MigrationConfig, installation: InstallationSpec, 
 def _read_target(
     db: TargetDatabase, installation: InstallationSpec, dag_id: str, specs: tuple[DataTypeSpec, ...]
 ) -> InstallationOverview:
-    has_state = db.existing_columns(STATE_TABLE) is not None
+    state_columns = db.existing_columns(STATE_TABLE)
+    has_state = state_columns is not None
     has_validation = db.existing_columns(VALIDATION_TABLE) is not None
     state = {r.job_id: r for r in StateStore(db).all()} if has_state else {}
-    extra = _state_extras(db) if has_state else {}
+    extra = _state_extras(db, state_columns) if state_columns else {}
     validations = latest_validations(db) if has_validation else {}
     data_types = tuple(
         _data_type(db, spec, state.get(data_type_job_id(spec.name)), extra, validations.get(spec.name))
@@ -208,7 +305,7 @@ def _read_target(
         updated_at=_iso(own.updated_at) if own else None,
         run_id=own.run_id if own else None,
         quiet_passes=extra.get(INSTALLATION_JOB_ID, {}).get("quiet_passes"),
-        last_error=sanitize_error(own.last_error) if own and own.last_error else None,
+        last_error=_with_context(own.last_error if own else None, extra.get(INSTALLATION_JOB_ID, {})),
         rows_target=rows_target,
         rows_source=rows_source,
         progress_percent=_progress(rows_target, rows_source),
@@ -227,12 +324,11 @@ def _data_type(
     rows_target = _count(db, spec.target_table)
     last = _validation_summary(validation) if validation else None
     rows_source = last.rows_source if last else None
-    created_at = _as_datetime(extra.get(data_type_job_id(spec.name), {}).get("created_at"))
+    own = extra.get(data_type_job_id(spec.name), {})
+    created_at = _as_datetime(own.get("created_at"))
     updated_at = _as_datetime(row.updated_at) if row else None
-    throughput = _throughput(row.rows_copied if row else 0, created_at, updated_at)
-    eta = None
-    if throughput and rows_source is not None and rows_target is not None:
-        eta = max(rows_source - rows_target, 0) / throughput
+    window = recent_throughput(own.get("recent_transfers") or [])
+    throughput = window.rows_per_second if window else None
     return DataTypeOverview(
         name=spec.name,
         target_table=spec.target_table,
@@ -246,17 +342,47 @@ def _data_type(
         created_at=_iso(created_at),
         updated_at=_iso(updated_at),
         last_validation=last,
-        last_error=sanitize_error(row.last_error) if row and row.last_error else None,
+        last_error=_with_context(row.last_error if row else None, own),
         throughput_rows_per_second=throughput,
-        eta_seconds=eta,
+        throughput_window=window,
+        eta_seconds=eta_seconds(rows_source, rows_target, throughput),
     )
 
 
-def _state_extras(db: TargetDatabase) -> dict[str, dict[str, Any]]:
-    """created_at and quiet_passes per job id: the columns StateStore does not return."""
+def _state_extras(db: TargetDatabase, columns: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """created_at, quiet_passes and recent_transfers per job id: what StateStore.all() does not return.
+
+    One query for every data type; a state table from before ``recent_transfers`` existed (its target not
+    prepared since) reads as having no recent transfers.
+    """
     q = db.dialect.quote
-    rows = db.query(f"SELECT {q('job_id')}, {q('created_at')}, {q('quiet_passes')} FROM {q(STATE_TABLE)}")
-    return {job_id: {"created_at": created, "quiet_passes": quiet} for job_id, created, quiet in rows}
+    optional = [c for c in (RECENT_TRANSFERS_COLUMN, *ERROR_CONTEXT_COLUMNS) if c in columns]
+    wanted = ["job_id", "created_at", "quiet_passes", *optional]
+    rows = db.query(f"SELECT {', '.join(q(c) for c in wanted)} FROM {q(STATE_TABLE)}")
+    extras: dict[str, dict[str, Any]] = {}
+    for job_id, created, quiet, *rest in rows:
+        values = dict(zip(optional, rest))
+        extras[job_id] = {
+            "created_at": created,
+            "quiet_passes": quiet,
+            "recent_transfers": _json_list(values.get(RECENT_TRANSFERS_COLUMN)),
+            "error_context": _error_context(values),
+        }
+    return extras
+
+
+def _error_context(values: dict[str, Any]) -> str:
+    """``transfer, try 2, 2026-11-30 14:55:01 UTC: `` before a recorded error (empty when not recorded)."""
+    task = values.get("last_error_task")
+    if not task:
+        return ""
+    attempt = f", try {values['last_error_try']}" if values.get("last_error_try") else ""
+    when = _iso(_as_datetime(values.get("last_error_at")))
+    return f"{task}{attempt}, {when[:10]} {when[11:19]} UTC: " if when else f"{task}{attempt}: "
+
+
+def _with_context(error: str | None, extra: dict[str, Any]) -> str | None:
+    return (extra.get("error_context", "") + sanitize_error(error)) if error else None
 
 
 def _count(db: TargetDatabase, table: str) -> int | None:
@@ -298,12 +424,12 @@ def _history(db: TargetDatabase) -> tuple[HistoryPoint, ...]:
     )
 
 
-def _throughput(rows_copied: int, created_at: dt.datetime | None, updated_at: dt.datetime | None) -> float | None:
-    """Average rows per second since the data type's first transfer (idle time between runs included)."""
-    if not rows_copied or created_at is None or updated_at is None:
-        return None
-    seconds = (updated_at - created_at).total_seconds()
-    return rows_copied / seconds if seconds > 0 else None
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if _positive(value) else 0.0
 
 
 def _progress(rows_target: int | None, rows_source: int | None) -> float | None:

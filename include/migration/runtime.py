@@ -16,7 +16,7 @@ from typing import Any
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
 from include.migration.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
-from include.migration.lease import DataTypeLease, LeaseOwner
+from include.migration.lease import DataTypeLease, LeaseLostError, LeaseOwner
 from include.migration.notifications import Alert, channels, dispatch
 from include.migration.preflight import run_preflight
 from include.migration.schema import plan_steps, prepare_schema
@@ -26,8 +26,8 @@ from include.migration.status_tracker import decide_from_remote, decide_from_tar
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
 from include.migration.transfer import run_transfer
-from include.migration.validation.records import record_validation
-from include.migration.validation.validator import require_green, validate_data_type
+from include.migration.validation.records import record_failed_validation, record_validation
+from include.migration.validation.validator import red_message, require_green, validate_data_type
 
 log = logging.getLogger(__name__)
 
@@ -240,18 +240,24 @@ def validate(
         data_type_lease(installation, profile, db, data_type, owner) as lease,
         remote_client(installation) as client,
     ):
-        capabilities = list(client.status().get("capabilities") or [])
-        result = validate_data_type(
-            installation_id=installation_id,
-            spec=spec,
-            client=client,
-            capabilities=capabilities,
-            db=db,
-            profile=profile,
-            grace_seconds=installation.validation_grace_seconds,
-            before_write=lease.check,
-        )
-        record_validation(db, run_id, result)
+        try:
+            capabilities = list(client.status().get("capabilities") or [])
+            result = validate_data_type(
+                installation_id=installation_id,
+                spec=spec,
+                client=client,
+                capabilities=capabilities,
+                db=db,
+                profile=profile,
+                grace_seconds=installation.validation_grace_seconds,
+                before_write=lease.check,
+            )
+        except LeaseLostError:
+            raise  # another run validates the data type now: the record is its to write
+        except Exception as exc:
+            _record_failed_validation(db, run_id, installation_id, data_type, exc)
+            raise
+        record_validation(db, run_id, result, error=None if result.green else red_message(result))
     log.info(
         "installation %s, data type %s: validation %s: %d rows at the source, %d in the target, %d chunks, "
         "%d mismatching, %d rows repaired, %d deleted (%s, %.1fs)",
@@ -261,6 +267,16 @@ def validate(
     )
     require_green(result)
     return result.as_dict()
+
+
+def _record_failed_validation(
+    db: TargetDatabase, run_id: str | None, installation_id: str, data_type: str, exc: BaseException
+) -> None:
+    try:
+        record_failed_validation(db, run_id, installation_id, data_type, f"{type(exc).__name__}: {exc}")
+    except Exception as unrecorded:  # noqa: BLE001 - a dead target must not hide the error that stopped validation
+        log.error("installation %s, data type %s: could not record the failed validation: %s",
+                  installation_id, data_type, unrecorded)
 
 
 def converge(

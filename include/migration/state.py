@@ -65,8 +65,15 @@ STATE_TABLE_SPEC = _internal_table(
         ("lease_owner", "varchar(255)", True),
         ("lease_holder", "varchar(500)", True),
         ("lease_expires_at", "timestamp", True),
+        # The last failure of this data type (or, on the installation row, of an installation-wide task).
+        ("last_error_task", "varchar(255)", True),
+        ("last_error_try", "int", True),
+        ("last_error_at", "timestamp", True),
+        # The most recent transfers (JSON list of {run_id, rows, seconds, finished_at}, newest last).
+        ("recent_transfers", "text", True),
     ],
 )
+RECENT_TRANSFERS_KEPT = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,15 +222,15 @@ class StateStore:
             expires = dt.datetime.fromisoformat(expires)
         return LeaseRow(owner, holder, expires)
 
-    def ensure_row(self, job_id: str, data_type: str | None) -> None:
-        """Create the row of ``job_id`` unless it exists; safe when several runs do it at once."""
+    def ensure_row(self, job_id: str, data_type: str | None, status: Status = Status.READY) -> None:
+        """Create the row of ``job_id`` (with ``status``) unless it exists; safe when several runs do it at once."""
         now = _now()
         values = {
             "job_id": job_id,
             "data_type": data_type,
             "created_at": now,
             "updated_at": now,
-            "status": Status.READY.value,
+            "status": status.value,
             "rows_copied": 0,
             "pages_copied": 0,
         }
@@ -284,6 +291,37 @@ class StateStore:
 
     def fail_data_type(self, data_type: str, error: str) -> None:
         self._upsert(data_type_job_id(data_type), data_type, status=Status.FAILED, last_error=error[:60_000])
+
+    def record_error(self, data_type: str | None, task: str, try_number: int | None, error: str) -> None:
+        """Keep a failure where people look: the message, the task, its try and the time (status unchanged)."""
+        job_id = data_type_job_id(data_type) if data_type else INSTALLATION_JOB_ID
+        self.ensure_row(job_id, data_type, Status.FAILED)  # a first attempt that failed: say so, not READY
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('last_error')} = {p}, {q('last_error_task')} = {p}, "
+            f"{q('last_error_try')} = {p}, {q('last_error_at')} = {p} WHERE {q('job_id')} = {p}",
+            (error[:60_000], task[:255], try_number, _now(), job_id),
+        )
+
+    def record_transfer(self, data_type: str, run_id: str | None, rows: int, seconds: float) -> None:
+        """Append one transfer's rows and duration to the data type's recent transfers (throughput, ETA)."""
+        p, q = self._p, self._q
+        job_id = data_type_job_id(data_type)
+        found = self.db.query(f"SELECT {q('recent_transfers')} FROM {self._table} WHERE {q('job_id')} = {p}", (job_id,))
+        recent = json.loads(found[0][0]) if found and found[0][0] else []
+        recent.append({"run_id": run_id, "rows": rows, "seconds": round(seconds, 3),
+                       "finished_at": _now().isoformat(timespec="seconds") + "Z"})
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('recent_transfers')} = {p} WHERE {q('job_id')} = {p}",
+            (json.dumps(recent[-RECENT_TRANSFERS_KEPT:]), job_id),
+        )
+
+    def recent_transfers(self, data_type: str) -> list[dict[str, Any]]:
+        p, q = self._p, self._q
+        found = self.db.query(
+            f"SELECT {q('recent_transfers')} FROM {self._table} WHERE {q('job_id')} = {p}", (data_type_job_id(data_type),)
+        )
+        return json.loads(found[0][0]) if found and found[0][0] else []
 
     def _upsert(self, job_id: str, data_type: str | None, **fields: Any) -> None:
         now = _now()

@@ -13,6 +13,7 @@ its checkpoint in the next run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -83,9 +84,11 @@ def run_transfer(
     writer = UpsertWriter(db, data_type, profile, installation_id=installation.id, rate_share=rate_share)
     page_format = resolve_page_format(data_type, client)
     convert = _page_converter(installation.id, data_type, page_format)
+    # Checkpoints are logged in their wire form, as the state table stores them and set_checkpoints takes them.
     log.info(
-        "transfer %s/%s starting after checkpoint %r (budget %.0fs, %s pages)",
-        installation.id, data_type.name, paginator.cursor, budget_seconds, page_format,
+        "transfer %s/%s starting after checkpoint %s (budget %.0fs, %s pages)",
+        installation.id, data_type.name, json.dumps(mode.to_checkpoint(paginator.cursor), default=str),
+        budget_seconds, page_format,
     )
 
     def fetch(cursor: Any) -> Page:
@@ -138,9 +141,11 @@ def run_transfer(
         rows_written=writer.stats.rows,
         max_statement_bytes=writer.stats.max_statement_bytes,
     )
+    state.record_transfer(data_type.name, run_id, result.rows, result.seconds)
     log.info(
-        "transfer %s/%s: %d rows in %d pages, %d statements, checkpoint %r, %s",
-        installation.id, data_type.name, result.rows, result.pages, result.statements, result.checkpoint,
+        "transfer %s/%s: %d rows in %d pages, %d statements, checkpoint %s, %s",
+        installation.id, data_type.name, result.rows, result.pages, result.statements,
+        json.dumps(result.checkpoint, default=str),
         "end of data" if result.done else "budget spent, continues next run",
     )
     return result

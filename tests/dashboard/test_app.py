@@ -68,3 +68,30 @@ def test_an_injected_overview_is_rendered_escaped(no_proxy) -> None:
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "x<b>" not in page
     assert served == document
+
+
+def test_a_configuration_error_is_a_page_not_a_500(tmp_path, monkeypatch, no_proxy) -> None:
+    from tests.conftest import ROOT
+
+    broken = tmp_path / "env.yaml"
+    broken.write_text("defaults:\n  pagesize: 10\ninstallations:\n  - {id: a}\n")
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{ROOT / 'tests' / 'fixtures' / 'migration_config.yaml'}:{broken}")
+    with serve_in_thread(create_dashboard_app()) as server:
+        page = requests.get(f"{server.base_url}/", timeout=60)
+        document = requests.get(f"{server.base_url}/api/overview", timeout=60)
+    assert page.status_code == 200 and 'id="configuration-error"' in page.text
+    assert f"{broken}: defaults.pagesize: unknown setting" in page.text
+    assert document.status_code == 200 and document.json()["configuration_error"].startswith(f"{broken}: defaults.pagesize")
+
+
+def test_a_wrong_installation_entry_is_shown_with_its_error(tmp_path, monkeypatch, no_proxy) -> None:
+    from tests.conftest import ROOT
+
+    overlay = tmp_path / "env.yaml"
+    overlay.write_text("installations:\n  - {id: typo, pagesize: 10}\n")
+    monkeypatch.setenv("MIGRATION_CONFIG", f"{ROOT / 'tests' / 'fixtures' / 'migration_config.yaml'}:{overlay}")
+    with serve_in_thread(create_dashboard_app()) as server:
+        document = requests.get(f"{server.base_url}/api/overview", timeout=60).json()
+    (typo,) = document["installations"]
+    assert typo["id"] == "typo" and typo["dag_id"] == "migrate_typo"
+    assert typo["error"] == f"configuration error: {overlay}: installation 'typo': installations.0.pagesize: Extra inputs are not permitted"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -82,6 +83,12 @@ def test_the_rendered_page_shows_the_real_numbers(
     assert (globex_users["data-rows-source"], dom.texts[("globex", "users")]["progress"]) == ("10000", "75.0 %")
     assert float(globex_users["data-eta-seconds"]) > 0 and dom.texts[("globex", "users")]["eta"] not in ("–", "done")
     assert dom.texts[("globex", "users")]["throughput"].endswith("rows/s")
+    assert 'id="throughput-note"' in dom_text and "over the last 5 transfers that copied rows" in dom_text
+    # One colour per data type on the whole page: the same line colour for users in acme and globex.
+    acme_colors = {c["data-data-type"]: c["fill"] for c in dom.charts["acme"]}
+    globex_colors = {c["data-data-type"]: c["fill"] for c in dom.charts["globex"]}
+    assert globex_colors["users"] == acme_colors["users"] == dom.rows[("globex", "users")]["data-color"]
+    assert len(set(acme_colors.values())) == 3
     # The chart: one point per validation record, at the row count it recorded (2 runs x 3 data types).
     assert [c["data-rows-target"] for c in dom.charts["acme"]] == ["10000"] * 6
     assert dom.installations["tiny"]["data-error"] == "true" and "OperationalError" in dom.errors["tiny"]
@@ -94,3 +101,47 @@ def test_the_rendered_page_shows_the_real_numbers(
     assert (width, height) == (1400, 1000)
     assert len(png) > 20_000, "the screenshot is suspiciously small (blank page?)"
 
+
+
+def test_the_rendered_page_shows_a_failed_installations_error(
+    migrated: MigrationConfig, chromium: str, artifacts_dir: str, no_proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real failed run (a wrong token: check_status fails at once) and a recorded transfer failure, on the page."""
+    from airflow.utils.state import DagRunState
+
+    from include.migration.conversion import ConversionError
+    from include.migration.dag_factory import build_dags
+    from include.migration.failures import Scope
+    from include.migration.task_boundary import leave_trace
+    from tests.conftest import mariadb_connection, target_database_name
+
+    variable = "AIRFLOW_CONN_MIGRATION_REMOTE_MUTABLE"
+    monkeypatch.setenv(variable, json.dumps({**json.loads(os.environ[variable]), "password": "a-wrong-token"}))
+    try:
+        run = build_dags(migrated)["migrate_mutable"].test()
+        assert run.state == DagRunState.FAILED
+        leave_trace(Scope("mutable", "users", "migration_target_mutable"), "transfer", 2, ConversionError(
+            "installation 'mutable', data type 'users', key 42, column 'email': string of 300 characters is longer "
+            "than varchar(255)"))
+        with serve_in_thread(create_dashboard_app()) as server:
+            url = f"{server.base_url}/"
+            dom_text = _chromium(chromium, "--virtual-time-budget=5000", "--dump-dom", url).stdout
+            _chromium(chromium, "--window-size=1400,2800", f"--screenshot={Path(artifacts_dir) / 'dashboard-failed.png'}", url)
+        Path(artifacts_dir, "dashboard-failed.html").write_text(dom_text)
+        section = dom_text[dom_text.index('data-installation="mutable"'):]
+        section = section[:section.index("</section>")]
+        failed = section[section.index('data-role="failed-run"'):]
+        assert f'data-run-id="{run.run_id}"' in failed and "check_status (try 1," in failed
+        last_error = section[section.index('data-role="last-error"'):]
+        assert "check_status, try 1, " in last_error and "RemoteFatalError" in last_error and "HTTP 401" in last_error
+        assert "a-wrong-token" not in dom_text
+        assert 'data-installation="mutable" data-status="FAILED"' in dom_text
+        users = section[section.index('id="row-mutable-users"'):]
+        users = users[:users.index("</tr>")]
+        assert "transfer, try 2, " in users and "ConversionError: installation 'mutable', data type 'users', key 42, " \
+            "column 'email'" in users
+    finally:
+        conn = mariadb_connection(target_database_name("mutable"))
+        for table in ("_migration_state", "_migration_schema", "_migration_validation"):
+            conn.query(f"DROP TABLE IF EXISTS `{table}`")  # back to untouched for the other dashboard tests
+        conn.close()

@@ -1,11 +1,15 @@
-"""The progress chart: rows in the target at each validation, one line per data type, as inline SVG."""
+"""The progress chart: rows in the target at each validation, one line per data type, as inline SVG.
+
+Colours belong to data types, not to charts: ``data_type_colors`` gives each data type name its colour
+once for the whole page, so ``users`` has the same colour in every installation's chart and legend.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from include.migration.dashboard import formatting
@@ -15,8 +19,20 @@ WIDTH, HEIGHT = 720, 160
 LEFT, RIGHT, TOP, BOTTOM = 78, 150, 14, 30
 
 
-def progress_chart(history: Sequence[dict[str, Any]], element_id: str) -> str:
-    """An ``<svg>`` of ``history`` (validation records in time order), or a note when it is empty."""
+def data_type_colors(names: Sequence[str]) -> dict[str, str]:
+    """Each data type name's colour: ``PALETTE`` by its position in ``names`` (the configuration's order)."""
+    ordered = list(dict.fromkeys(names))
+    return {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(ordered)}
+
+
+def progress_chart(
+    history: Sequence[dict[str, Any]], element_id: str, colors: Mapping[str, str] | None = None
+) -> str:
+    """An ``<svg>`` of ``history`` (validation records in time order), or a note when it is empty.
+
+    ``colors`` (``data_type_colors`` of the page) fixes each data type's colour and the legend's order;
+    without it the data types are coloured in the order they first appear in ``history``.
+    """
     points = [p for p in history if p.get("validated_at")]
     if not points:
         return f'<p class="chart-empty" id="{html.escape(element_id)}">No validation recorded yet.</p>'
@@ -51,12 +67,12 @@ def progress_chart(history: Sequence[dict[str, Any]], element_id: str) -> str:
     )
     if span:
         parts.append(f'<text class="axis" x="{x(last):.1f}" y="{HEIGHT - 8}" text-anchor="end">{_label(last)}</text>')
-    names = list(dict.fromkeys(p["data_type"] for p in points))
+    names, series_colors = _series_colors([p["data_type"] for p in points], colors or {})
     for index, name in enumerate(names):
-        color = PALETTE[index % len(PALETTE)]
+        color = series_colors[name]
         series = [(t, p) for t, p in zip(times, points, strict=True) if p["data_type"] == name]
         coords = " ".join(f"{x(t):.1f},{y(p['rows_target']):.1f}" for t, p in series)
-        parts.append(f'<g class="series" data-data-type="{html.escape(name)}">')
+        parts.append(f'<g class="series" data-data-type="{html.escape(name)}" data-color="{color}">')
         if len(series) > 1:
             parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
         for t, p in series:
@@ -67,15 +83,27 @@ def progress_chart(history: Sequence[dict[str, Any]], element_id: str) -> str:
             )
             parts.append(
                 f'<circle cx="{x(t):.1f}" cy="{y(p["rows_target"]):.1f}" r="4" fill="{color}" '
-                f'data-rows-target="{p["rows_target"]}"><title>{html.escape(tip)}</title></circle>'
+                f'data-data-type="{html.escape(name)}" data-rows-target="{p["rows_target"]}">'
+                f"<title>{html.escape(tip)}</title></circle>"
             )
         legend_y = TOP + 6 + index * 18
         parts.append(
-            f'<rect x="{WIDTH - RIGHT + 16}" y="{legend_y - 8}" width="10" height="10" fill="{color}"/>'
+            f'<rect class="legend-swatch" x="{WIDTH - RIGHT + 16}" y="{legend_y - 8}" width="10" height="10" '
+            f'fill="{color}" data-data-type="{html.escape(name)}"/>'
             f'<text class="legend" x="{WIDTH - RIGHT + 32}" y="{legend_y + 1}">{html.escape(name)}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _series_colors(names: Sequence[str], colors: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The chart's data types in the colour map's order (others after them) and every one's colour."""
+    present = set(names)
+    known = [name for name in colors if name in present]
+    unknown = [name for name in dict.fromkeys(names) if name not in colors]
+    # A data type the page did not name (e.g. one no longer configured) takes the colours after the page's.
+    extra = data_type_colors([*colors, *unknown])
+    return [*known, *unknown], {name: colors.get(name) or extra[name] for name in (*known, *unknown)}
 
 
 def _nice_ceiling(value: int) -> int:

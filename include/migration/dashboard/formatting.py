@@ -49,6 +49,17 @@ def duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
+def throughput_basis(window: dict[str, Any] | None) -> str:
+    """What a throughput was measured over: ``9,000 rows in 3 s over 3 transfers, the last 2026-05-01 12:34:56 UTC``."""
+    if not window:
+        return "no transfer copied rows yet"
+    transfers = f"{window['transfers']:,} transfer{'' if window['transfers'] == 1 else 's'}"
+    return (
+        f"{count(window['rows'])} rows in {duration(window['seconds']) if window['seconds'] > 0 else '0 s'} "
+        f"over {transfers}, the last {moment(window.get('last_finished_at'))}"
+    )
+
+
 def moment(iso: str | None) -> str:
     """``2026-05-01T12:34:56.789000Z`` -> ``2026-05-01 12:34:56 UTC``."""
     if not iso:

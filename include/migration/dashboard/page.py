@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from include.migration.dashboard import formatting
-from include.migration.dashboard.chart import progress_chart
+from include.migration.dashboard.chart import data_type_colors, progress_chart
 
 STATUSES = ("READY", "PENDING", "IN_PROGRESS", "DONE", "FAILED")
 _LABELS = {"NONE": "NOT STARTED", "ERROR": "UNREACHABLE"}
@@ -52,6 +53,9 @@ td.progress-cell, .nowrap { white-space: nowrap; }
 .progress-chart .grid { stroke: #e5e7eb; } .progress-chart .axis { font-size: 11px; fill: #6b7280; }
 .progress-chart .legend { font-size: 12px; fill: #374151; }
 .chart-empty { color: var(--muted); font-style: italic; }
+td.name { white-space: nowrap; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
+#throughput-note { margin: -8px 0 12px; font-size: 12px; }
 """
 
 # Auto-refresh is opt-in and remembered per browser; nothing is fetched beyond this page itself.
@@ -78,7 +82,8 @@ def render_page(document: dict[str, Any]) -> str:
     """The whole HTML page for an overview document (``overview.overview_document``)."""
     installations = document["installations"]
     generated_at = document.get("generated_at")
-    body = "".join(_installation(entry) for entry in installations)
+    colors = data_type_colors(_data_type_names(document))
+    body = "".join(_installation(entry, colors) for entry in installations)
     body = body or '<p class="muted">No installations configured.</p>'
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -89,7 +94,56 @@ def render_page(document: dict[str, Any]) -> str:
         f"as of {html.escape(formatting.moment(generated_at))}</span>"
         '<label class="muted"><input type="checkbox" id="auto-refresh"> refresh every minute</label>'
         '<a href="api/overview" id="json-link">JSON</a></header>'
-        f"{_summary(installations)}<main>{body}</main><script>{_SCRIPT}</script></body></html>"
+        f"{_configuration_error(document.get('configuration_error'))}"
+        f"{_summary(installations)}{_throughput_note(document.get('throughput_window'))}"
+        f"<main>{body}</main><script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def _failed_run(failed: dict[str, Any] | None) -> str:
+    """The DAG's latest run failed (from Airflow's metadata): which tasks, on which try, when."""
+    if not failed:
+        return ""
+    tasks = ", ".join(
+        f"{t['task']}{_map_label(t.get('data_type'))} (try {t['try']}, {formatting.moment(t.get('ended_at'))})"
+        for t in failed["tasks"]
+    ) or "no task recorded"
+    return (
+        f'<div class="installation-error" data-role="failed-run" data-run-id="{_attr(failed["run_id"])}">'
+        f"<strong>Last run failed</strong> ({html.escape(failed['run_id'])}): {html.escape(tasks)}; "
+        "the task logs in Airflow say why.</div>"
+    )
+
+
+def _map_label(data_type: str | None) -> str:
+    return f"[{data_type}]" if data_type else ""
+
+
+def _configuration_error(message: str | None) -> str:
+    if not message:
+        return ""
+    return (
+        '<div class="installation-error" id="configuration-error"><strong>The migration configuration cannot be '
+        f'loaded</strong>; no installation runs until it is fixed:<pre class="error">{html.escape(message)}</pre></div>'
+    )
+
+
+def _data_type_names(document: dict[str, Any]) -> list[str]:
+    """Every data type on the page: the configured ones in configuration order, then any other one met."""
+    names = list(document.get("data_types") or [])
+    for entry in document["installations"]:
+        names.extend(item["name"] for item in entry.get("data_types") or [])
+        names.extend(point["data_type"] for point in entry.get("history") or [])
+    return list(dict.fromkeys(names))
+
+
+def _throughput_note(window: str | None) -> str:
+    if not window:
+        return ""
+    return (
+        f'<p id="throughput-note" class="muted" data-throughput-window="{_attr(window)}">'
+        f"Throughput: rows per second over {html.escape(window)}. "
+        "ETA: the rows the target still lacks (source as of the last validation) at that throughput.</p>"
     )
 
 
@@ -107,7 +161,7 @@ def _summary(installations: list[dict[str, Any]]) -> str:
     )
 
 
-def _installation(entry: dict[str, Any]) -> str:
+def _installation(entry: dict[str, Any], colors: Mapping[str, str]) -> str:
     ident = entry["id"]
     status = _badge_status(entry)
     label = _LABELS.get(status, status.replace("_", " "))
@@ -136,9 +190,11 @@ def _installation(entry: dict[str, Any]) -> str:
         f'data-status="{_attr(entry.get("status") or "")}" data-enabled="{str(entry["enabled"]).lower()}" '
         f'data-error="{"true" if entry.get("error") else "false"}">{head}'
     ]
+    parts.append(_failed_run(entry.get("failed_run")))
     if entry.get("error"):
+        what = "Configuration error" if entry["error"].startswith("configuration error:") else "The target could not be read"
         parts.append(
-            f'<div class="installation-error"><strong>The target could not be read:</strong> '
+            f'<div class="installation-error"><strong>{what}:</strong> '
             f'<span class="error" data-role="error">{html.escape(entry["error"])}</span></div></section>'
         )
         return "".join(parts)
@@ -150,15 +206,15 @@ def _installation(entry: dict[str, Any]) -> str:
         "<th>Progress</th><th>Last validation</th><th class=num>Throughput</th><th class=num>ETA</th>"
         "<th>Last error</th></tr></thead><tbody>"
     )
-    parts.extend(_data_type_row(ident, item) for item in entry["data_types"])
+    parts.extend(_data_type_row(ident, item, colors.get(item["name"])) for item in entry["data_types"])
     parts.append("</tbody></table>")
     parts.append('<p class="chart-title">Rows in the target at each validation</p>')
-    parts.append(progress_chart(entry.get("history") or [], f"chart-{ident}"))
+    parts.append(progress_chart(entry.get("history") or [], f"chart-{ident}", colors))
     parts.append("</section>")
     return "".join(parts)
 
 
-def _data_type_row(ident: str, item: dict[str, Any]) -> str:
+def _data_type_row(ident: str, item: dict[str, Any], color: str | None) -> str:
     status = item.get("status") or "NONE"
     progress = item.get("progress_percent")
     width = 0.0 if progress is None else max(0.0, min(progress, 100.0))
@@ -177,23 +233,31 @@ def _data_type_row(ident: str, item: dict[str, Any]) -> str:
         "rows-source": item.get("rows_source"),
         "progress": _decimal(progress, 4),
         "throughput": _decimal(item.get("throughput_rows_per_second"), 3),
+        "throughput-transfers": (item.get("throughput_window") or {}).get("transfers"),
         "eta-seconds": _decimal(item.get("eta_seconds"), 3),
+        "color": color,
     }
     attributes = " ".join(f'data-{k}="{_attr("" if v is None else v)}"' for k, v in data.items())
     error = item.get("last_error")
     return (
         f'<tr class="data-type" id="row-{_attr(ident)}-{_attr(item["name"])}" {attributes}>'
-        f'<td class="name">{html.escape(item["name"])}</td>'
+        f'<td class="name">{_swatch(color)}{html.escape(item["name"])}</td>'
         f'<td><span class="badge status-{_attr(status)}">{html.escape(label)}</span></td>'
         f'<td class="num"><span class="rows-target">{formatting.count(item.get("rows_target"))}</span> / '
         f'<span class="rows-source">{formatting.count(item.get("rows_source"))}</span></td>'
         f'<td class="progress-cell"><span class="bar{complete}"><span style="width:{width:.1f}%"></span></span>'
         f'<span class="progress">{formatting.percent(progress)}</span></td>'
         f'<td class="validation{css}">{html.escape(formatting.validation(last))}{when}</td>'
-        f'<td class="num throughput">{formatting.rate(item.get("throughput_rows_per_second"))}</td>'
+        f'<td class="num throughput" title="{_attr(formatting.throughput_basis(item.get("throughput_window")))}">'
+        f'{formatting.rate(item.get("throughput_rows_per_second"))}</td>'
         f'<td class="num eta">{formatting.duration(item.get("eta_seconds"))}</td>'
         f'<td class="error" title="{_attr(error or "")}">{html.escape(formatting.shorten(error))}</td></tr>'
     )
+
+
+def _swatch(color: str | None) -> str:
+    """The data type's colour in the chart, so a table row and its line are matched at a glance."""
+    return f'<span class="swatch" style="background:{_attr(color)}"></span>' if color else ""
 
 
 def _badge_status(entry: dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 
 A FastAPI service over any SQLAlchemy-reachable source database
 (:func:`create_app`), a helper to run it in a background thread
-(:func:`serve_in_thread`), a deterministic seeder (:func:`seed_source`) and
+(:func:`serve_in_thread`), the creation of missing source tables
+(:func:`init_source`), a deterministic seeder (:func:`seed_source`) and
 source mutations for tests and the demo (:func:`insert_rows`,
 :func:`update_rows`, :func:`delete_rows`).
 """
@@ -11,7 +12,7 @@ from include.migration.remote_service.app import CAPABILITIES, create_app
 from include.migration.remote_service.mutations import delete_rows, insert_rows, update_rows
 from include.migration.remote_service.seed import generate_rows, seed_source
 from include.migration.remote_service.server import RunningServer, serve_in_thread
-from include.migration.remote_service.source_schema import SourceSchema, build_source_metadata
+from include.migration.remote_service.source_schema import SourceSchema, build_source_metadata, init_source
 
 __all__ = [
     "CAPABILITIES",
@@ -21,6 +22,7 @@ __all__ = [
     "create_app",
     "delete_rows",
     "generate_rows",
+    "init_source",
     "insert_rows",
     "seed_source",
     "serve_in_thread",

@@ -1,5 +1,6 @@
 """Command line of the reference remote.
 
+    python -m include.migration.remote_service init --source-url URL --config PATH
     python -m include.migration.remote_service seed --source-url URL --config PATH --installations a,b --rows N
     python -m include.migration.remote_service serve --source-url URL --config PATH --tokens-file tokens.json \
         [--capabilities range-stats,row-hashes]
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from include.migration.config import load_config
+from include.migration.config import MigrationConfig, load_config
 
 
 def _split(text: str) -> list[str]:
@@ -46,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    init = commands.add_parser(
+        "init", help="create the source tables the remote reads (data type tables, migration_status) if missing"
+    )
+    init.add_argument("--source-url", required=True, help="SQLAlchemy URL of the source database")
+    init.add_argument("--config", default=None, help="migration config YAML (default: the one next to the DAGs)")
+
     seed = commands.add_parser("seed", help="drop, recreate and fill the source tables deterministically")
     seed.add_argument("--source-url", required=True, help="SQLAlchemy URL of the source database")
     seed.add_argument("--config", default=None, help="migration config YAML (default: the one next to the DAGs)")
@@ -72,10 +79,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _init(source_url: str, config: MigrationConfig) -> int:
+    """Create the missing source tables and say what was created; 1 when an existing table lacks columns."""
+    from include.migration.remote_service.source_schema import init_source
+
+    result = init_source(source_url, config.data_types)
+    for table in result.created:
+        print(f"created table {table}")
+    if not result.created:
+        print(f"nothing to create: all {len(result.present)} source tables exist")
+    for table, columns in result.lacking.items():
+        print(f"table {table} exists but lacks columns {', '.join(columns)}: add them by hand", file=sys.stderr)
+    return 1 if result.lacking else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``seed`` or ``serve`` command; returns the exit status."""
+    """Run the ``init``, ``seed`` or ``serve`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     config = load_config(args.config)
+    if args.command == "init":
+        return _init(args.source_url, config)
     if args.command == "seed":
         from include.migration.remote_service.seed import seed_source
 

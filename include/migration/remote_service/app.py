@@ -15,6 +15,11 @@ Endpoints (see "The remote (source) API contract" in the design notes and
 Every request needs ``Authorization: Bearer <token>``; the token alone decides
 the installation whose rows are read. Every data page names that installation
 (``"installation": "<id>"``) so that a client can refuse another one's rows.
+
+A source value that does not fit its configured column type is refused with a
+422 naming the installation, data type, key and column (``value_fit.py``); a
+source table (or column) the remote reads that does not exist is answered 503
+naming it and the ``init`` command that creates the tables.
 """
 
 # No ``from __future__ import annotations``: FastAPI must evaluate the endpoint
@@ -29,15 +34,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, func, literal_column, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Engine, Select, Table, func, literal_column, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, encode_page
 from include.migration.canonical_sql import ServerSideHashing
 from include.migration.checksum import MASK_64, ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.arrow_source import read_page, warm_up
-from include.migration.remote_service.encoding import timestamp_text
+from include.migration.remote_service.encoding import EncodingError, timestamp_text
 from include.migration.remote_service.queries import (
     DataTypeQueries,
     InvalidParameter,
@@ -51,6 +56,15 @@ from include.migration.remote_service.source_schema import (
     STATUSES,
     build_source_metadata,
     create_source_engine,
+    missing_columns,
+    missing_tables,
+)
+from include.migration.remote_service.value_fit import (
+    MisfitError,
+    check_rows,
+    check_table,
+    find_misfit,
+    refusal_body,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +79,15 @@ STREAM_ROWS = 5000
 # Ranges up to this many rows are hashed from one COPY into Arrow (validation chunks: 2,000 by default).
 COPY_STATS_ROWS = 20_000
 _RETRY_AFTER_SECONDS = "5"
+INIT_COMMAND = "python -m include.migration.remote_service init --source-url URL --config YAML"
+
+
+class SourceIncomplete(Exception):
+    """The source lacks a table or column the remote reads; ``body`` is the 503 that says which."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body["detail"])
+        self.body = body
 
 
 def _arrow(table: Any, installation: str, pagination: dict[str, Any]) -> Response:
@@ -99,16 +122,30 @@ def _updated_at_cursor(
     )
 
 
+def _checked_table(conn: Connection, statement: Select[Any], query: DataTypeQueries) -> Any:
+    """The Arrow page of ``statement``; :class:`MisfitError` when a value does not fit its column."""
+    table = read_page(conn, statement, query.spec)
+    check_table(query.spec, table)
+    return table
+
+
+def _checked_rows(conn: Connection, statement: Select[Any], query: DataTypeQueries) -> Sequence[Any]:
+    """The driver's rows of ``statement``; :class:`MisfitError` when a value does not fit its column."""
+    rows = conn.execute(statement).all()
+    check_rows(query.spec, rows)
+    return rows
+
+
 def _key_page(
     query: DataTypeQueries, engine: Engine, installation: str, after: Any, limit: int, arrow: bool
 ) -> Response:
     statement = query.key_range(installation, after, None, limit)
     with engine.connect() as conn:
         if arrow:
-            table = read_page(conn, statement, query.spec)
+            table = _checked_table(conn, statement, query)
             after_id = table.column(query.spec.key_index)[-1].as_py() if table.num_rows == limit else None
             return _arrow(table, installation, {"afterId": after_id})
-        rows = conn.execute(statement).all()
+        rows = _checked_rows(conn, statement, query)
     after_id = rows[-1][query.spec.key_index] if len(rows) == limit else None
     return _json(_page_body(query, installation, rows, {"afterId": after_id}))
 
@@ -126,14 +163,14 @@ def _updated_at_page(
     pagination: dict[str, Any] = {"afterId": None, "afterUpdatedAt": None}
     with engine.connect() as conn:
         if arrow:
-            table = read_page(conn, statement, query.spec)
+            table = _checked_table(conn, statement, query)
             if table.num_rows == limit:
                 pagination = {
                     "afterId": table.column(query.spec.key_index)[-1].as_py(),
                     "afterUpdatedAt": timestamp_text(table.column(query.updated_at_index)[-1].as_py()),
                 }
             return _arrow(table, installation, pagination)
-        rows = conn.execute(statement).all()
+        rows = _checked_rows(conn, statement, query)
     if len(rows) == limit:
         last = rows[-1]
         pagination = {
@@ -146,14 +183,24 @@ def _updated_at_page(
 def _page_body(
     query: DataTypeQueries, installation: str, rows: Sequence[Any], pagination: dict[str, Any]
 ) -> dict[str, Any]:
-    encode = query.encode_row
     # ``installation`` lets the client refuse a page that belongs to someone else.
     return {
         "installation": installation,
         "headers": query.spec.column_names,
-        "data": [encode(row) for row in rows],
+        "data": _encoded(query, rows),
         "pagination": pagination,
     }
+
+
+def _encoded(query: DataTypeQueries, rows: Sequence[Any]) -> list[list[Any]]:
+    encode = query.encode_row
+    try:
+        return [encode(row) for row in rows]
+    except EncodingError:
+        misfit = find_misfit(query.spec, rows)
+        if misfit is None:
+            raise
+        raise MisfitError(query.spec.name, misfit) from None
 
 
 def range_stats(query: DataTypeQueries, engine: Engine, installation: str, after: Any, up_to: Any) -> ChunkStats:
@@ -217,6 +264,54 @@ def row_hashes(
     }
 
 
+def _refusing_misfits(installation: str, answer: Callable[[], Response]) -> Response:
+    """``answer()``, or the 422 that refuses the value it found not to fit its column."""
+    try:
+        return answer()
+    except MisfitError as exc:
+        return _refused(installation, exc)
+
+
+def _refused(installation: str, error: MisfitError) -> Response:
+    """The 422 that refuses a value that does not fit its column, naming installation, data type, key and column."""
+    body = refusal_body(installation, error)
+    # Key and column, not the value: the log is no place for source data.
+    log.warning(
+        "installation %s, data type %s, key %r, column %s (%s): a value that does not fit its type, refused",
+        installation, body["dataType"], body["key"], body["column"], body["columnType"],
+    )
+    return Response(content=msgspec.json.encode(body), status_code=422, media_type="application/json")
+
+
+def _missing_tables_body(tables: Sequence[str]) -> dict[str, Any]:
+    # Names unquoted: the client quotes the body in its error, where quotes would come back escaped.
+    names = ", ".join(tables)
+    noun = f"source tables {names} do not exist" if len(tables) > 1 else f"source table {names} does not exist"
+    return {
+        "detail": f"{noun}; create the source tables with `{INIT_COMMAND}`",
+        "error": "source table missing",
+        "missingTables": list(tables),
+    }
+
+
+def _missing_columns_body(lacking: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    gaps = "; ".join(f"source table {table} lacks column(s) {', '.join(columns)}" for table, columns in lacking.items())
+    return {
+        "detail": f"{gaps}; add them to the table (`remote_service init` creates missing tables only)",
+        "error": "source column missing",
+        "missingColumns": {table: list(columns) for table, columns in lacking.items()},
+    }
+
+
+def _source_gaps(conn: Connection, tables: Sequence[Table]) -> dict[str, Any] | None:
+    """The body of the 503 for what of ``tables`` the source lacks; None when it has every table and column."""
+    absent = missing_tables(conn, tables)
+    if absent:
+        return _missing_tables_body(absent)
+    lacking = {table.name: columns for table in tables if (columns := missing_columns(conn, table))}
+    return _missing_columns_body(lacking) if lacking else None
+
+
 def _check_capabilities(capabilities: Collection[str]) -> list[str]:
     if isinstance(capabilities, str):
         raise TypeError("capabilities must be a collection of names, not one string")
@@ -263,6 +358,7 @@ def create_app(
     queries = {spec.name: data_type_queries(spec, schema.tables[spec.name]) for spec in data_types}
     engine = create_source_engine(source_url)
     status_table = schema.status_table
+    source_tables = schema.metadata.sorted_tables
     default_limit = min(DEFAULT_LIMIT, max_limit)
     default_hashes_limit = min(DEFAULT_HASHES_LIMIT, max_limit)
 
@@ -305,18 +401,46 @@ def create_app(
     app.state.engine = engine
     app.state.source_schema = schema
 
+    def tables_needed(request: Request) -> Sequence[Table]:
+        data_type = request.path_params.get("data_type")
+        return [schema.tables[data_type]] if data_type in schema.tables else source_tables
+
+    def diagnose(request: Request) -> dict[str, Any] | None:
+        """What the source lacks of the tables the request reads, as a 503 body; None when nothing (or unknown)."""
+        try:
+            with engine.connect() as conn:
+                return _source_gaps(conn, tables_needed(request))
+        except SQLAlchemyError:
+            return None  # the source itself is out of reach: the plain 503 says as much
+
+    @app.exception_handler(SourceIncomplete)
+    def _source_incomplete(request: Request, exc: SourceIncomplete) -> JSONResponse:
+        log.error("source incomplete on %s: %s", request.url.path, exc)
+        # No Retry-After: a missing table is not a moment's trouble; the client's own backoff is enough.
+        return JSONResponse(exc.body, status_code=503)
+
     @app.exception_handler(DBAPIError)
     def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
         # The driver message may hold SQL and data: log it, do not send it.
         log.error("source database error on %s: %s", request.url.path, exc)
+        # A lost connection says nothing about tables; anything else may be one that is missing.
+        gaps = None if exc.connection_invalidated else diagnose(request)
+        if gaps is not None:
+            return _source_incomplete(request, SourceIncomplete(gaps))
         return JSONResponse(
             {"detail": "source database error"}, status_code=503, headers={"Retry-After": _RETRY_AFTER_SECONDS}
         )
 
     @app.get(f"{API_PREFIX}/status")
     def status(installation: Installation) -> dict[str, Any]:
-        """The installation's migration status, the data types it can fetch and the optional endpoints."""
+        """The installation's migration status, the data types it can fetch and the optional endpoints.
+
+        503 naming the tables when the source lacks any table the remote reads.
+        """
         with engine.connect() as conn:
+            absent = missing_tables(conn, source_tables)
+            if absent:
+                raise SourceIncomplete(_missing_tables_body(absent))
             value = conn.execute(
                 select(status_table.c.status).where(status_table.c[INSTALLATION_COLUMN] == installation)
             ).scalar_one_or_none()
@@ -351,21 +475,26 @@ def create_app(
         if not query.by_updated_at or order == "key":
             if after_updated_at is not None or until is not None:
                 raise HTTPException(422, f"paging {data_type!r} by key: afterUpdatedAt and until do not apply")
-            return _key_page(query, engine, installation, _parse("after", after, query.parse_key), limit, arrow)
+            key = _parse("after", after, query.parse_key)
+            return _refusing_misfits(installation, lambda: _key_page(query, engine, installation, key, limit, arrow))
         cursor = _updated_at_cursor(query, after, after_updated_at)
         bound = _parse("until", until, parse_timestamp)
-        return _updated_at_page(query, engine, installation, cursor, bound, limit, arrow)
+        return _refusing_misfits(
+            installation, lambda: _updated_at_page(query, engine, installation, cursor, bound, limit, arrow)
+        )
 
     def stats(
         data_type: str,
         installation: Installation,
         after: Annotated[str | None, Query()] = None,
         up_to: Annotated[str | None, Query(alias="upTo")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Row count and checksum (``docs/checksum.md``) of the rows with key in ``(after, upTo]``."""
         query = queries_of(data_type)
         lower, upper = _parse("after", after, query.parse_key), _parse("upTo", up_to, query.parse_key)
-        return range_stats(query, engine, installation, lower, upper).as_dict()
+        return _refusing_misfits(
+            installation, lambda: _json(range_stats(query, engine, installation, lower, upper).as_dict())
+        )
 
     def hashes(
         data_type: str,
@@ -377,7 +506,9 @@ def create_app(
         """Keys and row hashes of up to ``limit`` rows with key in ``(after, upTo]``, in key order."""
         query = queries_of(data_type)
         lower, upper = _parse("after", after, query.parse_key), _parse("upTo", up_to, query.parse_key)
-        return _json(row_hashes(query, engine, installation, lower, upper, limit))
+        return _refusing_misfits(
+            installation, lambda: _json(row_hashes(query, engine, installation, lower, upper, limit))
+        )
 
     # Unregistered, a disabled capability's path is a plain 404, as on a remote without it.
     if RANGE_STATS in enabled:

@@ -4,7 +4,8 @@ On PostgreSQL the page query runs as ``COPY (...) TO STDOUT (FORMAT csv)`` and
 pyarrow parses the CSV straight into typed columns, so no value becomes a
 Python object on the way. Anything the CSV parser cannot take (a value outside
 what the wire type holds, an unusual text form) and every other database go
-through the rows the driver returns instead.
+through the rows the driver returns instead; a value that the wire type cannot
+hold even then is named in a :class:`~include.migration.remote_service.value_fit.MisfitError`.
 """
 
 from __future__ import annotations
@@ -17,20 +18,35 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Select
+from sqlalchemy.exc import DBAPIError
 
 from include.migration.arrow_pages import wire_schema
 from include.migration.config import DataTypeSpec
+from include.migration.remote_service.value_fit import MisfitError, find_misfit, find_wire_misfit
+
+# What building an Arrow array from values that do not fit its type raises.
+_BUILD_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 
 
 def read_page(conn: Connection, statement: Select[Any], spec: DataTypeSpec) -> pa.Table:
-    """The rows of ``statement`` (selecting ``spec``'s columns in order) as a wire-schema table."""
+    """The rows of ``statement`` (selecting ``spec``'s columns in order) as a wire-schema table.
+
+    Raises :class:`MisfitError` naming the key and column of a value its wire type cannot hold.
+    """
     schema = wire_schema(spec)
     if conn.dialect.name == "postgresql":
         try:
             return _copy_csv(conn, statement, schema)
-        except pa.ArrowInvalid:
+        except ValueError:  # pa.ArrowInvalid, or a NULL cast to a NOT NULL field
             pass  # e.g. a float the parser does not know: the driver's rows give the exact values
-    return rows_to_table(conn.execute(statement).all(), spec)
+    rows = conn.execute(statement).all()
+    try:
+        return rows_to_table(rows, spec)
+    except _BUILD_ERRORS:
+        misfit = find_misfit(spec, rows) or find_wire_misfit(spec, rows)
+        if misfit is None:
+            raise
+        raise MisfitError(spec.name, misfit) from None
 
 
 def warm_up() -> None:
@@ -54,11 +70,17 @@ def _copy_csv(conn: Connection, statement: Select[Any], schema: pa.Schema) -> pa
     compiled = statement.compile(dialect=conn.dialect)
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
-        # mogrify quotes the bound values exactly as execute() would.
-        query = cursor.mogrify(str(compiled), compiled.params)
-        buffer = io.BytesIO()
-        cursor.copy_expert(b"COPY (" + query + b") TO STDOUT WITH (FORMAT csv)", buffer)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor:
+            # mogrify quotes the bound values exactly as execute() would.
+            query = cursor.mogrify(str(compiled), compiled.params)
+            buffer = io.BytesIO()
+            cursor.copy_expert(b"COPY (" + query + b") TO STDOUT WITH (FORMAT csv)", buffer)
+    except dbapi_error as exc:
+        # Raised by the driver past SQLAlchemy: wrapped as SQLAlchemy wraps it, so that a missing
+        # table or a lost connection is answered as on the JSON path.
+        raise DBAPIError.instance(str(compiled), compiled.params, exc, dbapi_error) from exc
     body = buffer.getvalue()
     if not body:
         return schema.empty_table()

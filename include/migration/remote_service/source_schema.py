@@ -6,14 +6,16 @@ Every data type's table holds all installations, told apart by an
 Data types paged by ``(updated_at, key)`` get an index on
 ``(installation_id, updated_at, key)`` for the same reason.
 A ``migration_status`` table holds each installation's migration status; an
-installation without a row there is ``READY``.
+installation without a row there is ``READY``. :func:`init_source` creates the
+tables a source lacks; :func:`missing_tables` and :func:`missing_columns` say
+what it lacks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Context, Decimal
 from typing import Any, NamedTuple
 
@@ -23,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Date,
     DateTime,
     Double,
@@ -36,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    inspect,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -232,3 +236,47 @@ def create_source_engine(source_url: str) -> Engine:
     return create_engine(
         source_url, pool_pre_ping=True, connect_args=connect_args, json_deserializer=msgspec.json.decode
     )
+
+
+class SourceInit(NamedTuple):
+    """What :func:`init_source` found and did."""
+
+    created: list[str]
+    """Tables created, in creation order."""
+    present: list[str]
+    """Tables that were there already."""
+    lacking: dict[str, list[str]]
+    """Tables that were there already -> the columns they lack (left as they are)."""
+
+
+def missing_tables(conn: Connection, tables: Iterable[Table]) -> list[str]:
+    """The names of ``tables`` that the database of ``conn`` does not have (one catalog query)."""
+    present = set(inspect(conn).get_table_names())
+    return [table.name for table in tables if table.name not in present]
+
+
+def missing_columns(conn: Connection, table: Table) -> list[str]:
+    """The columns of ``table`` that its existing table in the database of ``conn`` lacks."""
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    return [column.name for column in table.columns if column.name not in present]
+
+
+def init_source(source_url: str, data_types: Sequence[DataTypeSpec]) -> SourceInit:
+    """Create the source tables that do not exist yet: each data type's table and ``migration_status``.
+
+    Idempotent: existing tables are neither dropped nor altered (the columns they
+    lack are reported). The tables are the ones :func:`build_source_metadata` defines.
+    """
+    schema = build_source_metadata(data_types)
+    tables = schema.metadata.sorted_tables
+    engine = create_source_engine(source_url)
+    try:
+        with engine.begin() as conn:
+            missing = set(missing_tables(conn, tables))
+            created = [table for table in tables if table.name in missing]
+            schema.metadata.create_all(conn, tables=created)
+            present = [table for table in tables if table.name not in missing]
+            lacking = {table.name: gaps for table in present if (gaps := missing_columns(conn, table))}
+    finally:
+        engine.dispose()
+    return SourceInit([t.name for t in created], [t.name for t in present], lacking)

@@ -2,7 +2,9 @@
 
 One ``requests`` session (from ``HttpHook.get_conn``) is reused for every page.
 429, 5xx, connection errors, timeouts and unreadable bodies are retried with
-exponential backoff, honouring ``Retry-After``; other 4xx are fatal. Messages
+exponential backoff, honouring ``Retry-After``; other 4xx are fatal. A 422
+whose body names a column is the remote refusing a value that does not fit its
+declared type: a :class:`~include.migration.conversion.ConversionError`. Messages
 name the installation, data type and cursor, never the token (a response that
 echoes it is redacted). A page or status document that names another
 installation (``"installation"``, when the remote sends it) is refused.
@@ -26,12 +28,17 @@ import requests
 import tenacity
 
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ArrowPageError, decode_page
+from include.migration.conversion import ConversionError
 from include.migration.errors import FatalError, RetryableError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 STATUS_PATH = "/data-migration/status"
+# How much of an error body a message quotes: enough for a remote's sentence on what to do.
+ERROR_BODY_CHARS = 300
+VALUE_DOES_NOT_FIT = "value does not fit"
+"""The ``error`` of a 422 body that refuses a source value (it names ``key`` and ``column``)."""
 
 
 class RemoteRetryableError(RetryableError):
@@ -285,9 +292,13 @@ class RemoteClient:
         status = response.status_code
         if status == 429 or status >= 500:
             raise RemoteRetryableError(
-                f"{where}: the remote answered HTTP {status}: {self._redact(response.text)[:200]!r}",
+                f"{where}: the remote answered HTTP {status}: {self._redact(response.text)[:ERROR_BODY_CHARS]!r}",
                 retry_after=_parse_retry_after(response.headers.get("Retry-After")),
             )
+        if status == 422:
+            refusal = self._refusal(response, where)
+            if refusal is not None:
+                raise refusal
         if status >= 400:
             if status in (401, 403):
                 hint = " (the token is missing, wrong or scoped to another installation)"
@@ -295,7 +306,7 @@ class RemoteClient:
             else:
                 hint, next_step = "", "retrying cannot help: fix the request or the remote, then re-run"
             raise RemoteFatalError(
-                f"{where}: the remote answered HTTP {status}{hint}: {self._redact(response.text)[:200]!r}; {next_step}"
+                f"{where}: the remote answered HTTP {status}{hint}: {self._redact(response.text)[:ERROR_BODY_CHARS]!r}; {next_step}"
             )
         if response.headers.get("Content-Type", "").startswith(ARROW_MEDIA_TYPE):
             try:
@@ -309,6 +320,23 @@ class RemoteClient:
             # A body cut short by a dropped connection decodes as malformed: worth another try.
             raise RemoteRetryableError(f"{where}: the response is not valid JSON ({exc})") from None
 
+    def _refusal(self, response: requests.Response, where: str) -> ConversionError | None:
+        """The :class:`ConversionError` of a 422 that refuses a value (``key``, ``column``), None for another 422."""
+        try:
+            body = self._decoder.decode(response.content)
+        except (msgspec.DecodeError, requests.RequestException):
+            return None
+        if not isinstance(body, dict) or "column" not in body or "key" not in body:
+            return None
+        column_type = f" ({body['columnType']})" if body.get("columnType") else ""
+        detail = body.get("detail") or body.get("error") or VALUE_DOES_NOT_FIT
+        message = (
+            f"{where}, key {body['key']!r}, column {body['column']!r}{column_type}: the remote refused to serve "
+            f"this value, it does not fit its declared type (HTTP 422): {detail}; value {body.get('value')!r:.120}. "
+            "Fix the value at the source or the column type in the configuration, then re-run: "
+            "the checkpoint has not moved past this page"
+        )
+        return ConversionError(self._redact(message))
 
 
 @dataclasses.dataclass(frozen=True)

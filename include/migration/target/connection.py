@@ -365,11 +365,13 @@ class SqliteTarget:
 def open_target(conn_id: str, profile: TargetProfile, *, attempts: int = 3) -> TargetDatabase:
     """Connect to the target named by an Airflow connection, per the profile's dialect."""
     factory = SqliteTarget if profile.dialect == "sqlite" else MySqlTarget
+    from include.migration.failures import TARGET_PERMANENT, mysql_error_code
+
     for attempt in range(1, attempts + 1):
         try:
             return factory.from_conn_id(conn_id, profile)
-        except Exception:
-            if attempt == attempts:
+        except Exception as exc:
+            if attempt == attempts or mysql_error_code(exc) in TARGET_PERMANENT:
                 raise
             time.sleep(min(2.0**attempt, 10.0))
     raise AssertionError("unreachable")

@@ -33,13 +33,14 @@ VALIDATION_TABLE_SPEC = DataTypeSpec(
             ("method", "varchar(64)", False),
             ("duration_seconds", "double", False),
             ("validated_at", "timestamp", False),
+            ("error", "text", True),
         ]
     ),
 )
 
 
-def record_validation(db: TargetDatabase, run_id: str | None, result: ValidationResult) -> None:
-    """Store one validation's outcome (replacing an earlier record of the same run and data type)."""
+def record_validation(db: TargetDatabase, run_id: str | None, result: ValidationResult, error: str | None = None) -> None:
+    """Store one validation's outcome (replacing an earlier record of the same run and data type); ``error`` when red."""
     d = db.dialect
     data = result.as_dict()
     keys = {"missing": data["missing_keys"], "different": data["different_keys"], "extra": data["extra_keys"]}
@@ -58,12 +59,23 @@ def record_validation(db: TargetDatabase, run_id: str | None, result: Validation
         "method": result.method,
         "duration_seconds": result.seconds,
         "validated_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+        "error": error[:60_000] if error else None,
     }
     table = d.quote(VALIDATION_TABLE)
     db.execute(f"DELETE FROM {table} WHERE {d.quote('validation_id')} = {d.placeholder}", (values["validation_id"],))
     columns = ", ".join(d.quote(c) for c in values)
     marks = ", ".join([d.placeholder] * len(values))
     db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))
+
+
+def record_failed_validation(db: TargetDatabase, run_id: str | None, installation_id: str, data_type: str, error: str) -> None:
+    """A validation that stopped with an error: a red record carrying the error."""
+    failed = ValidationResult(
+        installation=installation_id, data_type=data_type, green=False, rows_source=0, rows_target=0, chunks=0,
+        mismatched_chunks=[], missing_keys=[], different_keys=[], extra_keys=[], repaired_rows=0, deleted_rows=0,
+        method="failed", seconds=0.0,
+    )
+    record_validation(db, run_id, failed, error=error)
 
 
 def latest_validations(db: TargetDatabase) -> dict[str, dict[str, Any]]:

@@ -172,12 +172,17 @@ def validate_data_type(
     return result
 
 
-def require_green(result: ValidationResult) -> None:
-    """Fail loudly when validation could not be made green."""
-    if not result.green:
-        raise ValidationFailedError(
+def red_message(result: ValidationResult) -> str:
+    """What a red validation says: the chunks and keys that still differ, and what to do."""
+    return (
             f"installation {result.installation!r}, data type {result.data_type!r}: validation is red after repair; "
             f"chunks {result.mismatched_chunks[:20]} still differ (missing {result.missing_keys[:20]}, "
             f"different {result.different_keys[:20]}, extra {result.extra_keys[:20]}); the source may be changing "
             "faster than the repair, re-run the DAG; if it persists check the column types and the remote's checksum"
-        )
+    )
+
+
+def require_green(result: ValidationResult) -> None:
+    """Fail loudly when validation could not be made green."""
+    if not result.green:
+        raise ValidationFailedError(red_message(result))
