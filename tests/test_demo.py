@@ -30,6 +30,9 @@ def test_demo_migrates_every_installation(airflow_db, tmp_path):
     assert done.stderr == ""
     runs = re.findall(r"^run [12] of migrate_\w+: success, [\d,]+ rows copied in \d+\.\ds$", done.stdout, re.M)
     assert len(runs) == 6, done.stdout  # 3 installations x 2 runs, one line each
+    # Written back by the pipeline when each installation converged, and read back from the remote.
+    assert re.findall(r"^remote status: (\w+) (\w+)$", done.stdout, re.M) == [
+        ("acme", "DONE"), ("globex", "DONE"), ("initech", "DONE")]
 
     # The log file is named and holds Airflow's and the tasks' logs, checkpoints in their wire form.
     log_file = demo_dir / "airflow.log"

@@ -139,6 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def _print_remote_statuses(console: Any, config: Any, installations: Sequence[str]) -> bool:
+    """``remote status: <installation> DONE``, read back from the remote (written back by the pipeline)."""
+    from include.migration.source.client import RemoteClient
+
+    ok = True
+    for ident in installations:
+        client = RemoteClient.from_conn_id(config.installation(ident).remote_conn_id, ident)
+        try:
+            status = client.status()["status"]
+        finally:
+            client.close()
+        ok &= status == "DONE"
+        console.print(f"remote status: {ident} {status}")
+    return ok
+
+
 def _demo(console: Any, demo_dir: Path, rows_per_type: int) -> bool:
     """Seed, serve, run every DAG twice and print the table and the verdict; True when the demo is OK."""
     from rich.markup import escape
@@ -183,6 +199,7 @@ def _demo(console: Any, demo_dir: Path, rows_per_type: int) -> bool:
                 failed = escape(", ".join(_failed_tasks(run)))  # `transfer[issues]` is not rich markup
                 console.print(f"run {attempt} of {dag_id_for(ident)}: {run.state}, {rows:,} rows copied "
                               f"in {time.monotonic() - began:.1f}s" + (f", failed: {failed}" if failed else ""))
+        ok &= _print_remote_statuses(console, config, installations)
 
     table = Table(title="Migration demo: source against target")
     for header in ("installation", "data type", "rows at source", "rows in target", "checkpoint",

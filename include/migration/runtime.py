@@ -21,7 +21,8 @@ from include.migration.notifications import Alert, channels, dispatch
 from include.migration.preflight import run_preflight
 from include.migration.schema import plan_steps, prepare_schema
 from include.migration.source.client import RemoteClient
-from include.migration.state import STATE_TABLE_SPEC, StateStore, data_type_job_id
+from include.migration.state import STATE_TABLE_SPEC, StateStore, Status, data_type_job_id
+from include.migration.status_writeback import validation_evidence, write_back
 from include.migration.status_tracker import decide_from_remote, decide_from_target
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
@@ -92,11 +93,16 @@ def check_status(installation_id: str, run_id: str | None, force: bool = False, 
         if decision is None:
             with remote_client(installation) as client:
                 document = client.status()
-            remote_status = str(document["status"])
-            _check_announced_data_types(installation, config, document)
-            decision = decide_from_remote(local, remote_status, force)
-            if decision.record is not None and not dry_run:
-                state.set_installation_status(decision.record, run_id)
+                remote_status = str(document["status"])
+                _check_announced_data_types(installation, config, document)
+                decision = decide_from_remote(local, remote_status, force)
+                if decision.record is not None and not dry_run:
+                    state.set_installation_status(decision.record, run_id)
+                if decision.proceed and not dry_run:
+                    write_back(installation_id=installation_id, client=client, capabilities=_capabilities(document),
+                               state=state, status=Status.IN_PROGRESS)
+        elif local is Status.DONE and not dry_run and has_state and state.remote_status_sent() != Status.DONE.value:
+            _tell_remote_done(installation, db, state)  # an earlier write-back of DONE failed: send it now
         if decision.proceed and not dry_run:
             stalled_runs = state.track_progress(run_id)
     log.info("installation %s: %s", installation_id, decision.reason)
@@ -126,6 +132,21 @@ def _alert_stalled(installation_id: str, run_id: str | None, stalled_runs: int, 
     )
     log.warning("installation %s: %s", installation_id, alert.error)
     dispatch(alert, channels(config.alerts), config.alerts.timeout_seconds)
+
+
+def _capabilities(document: dict[str, Any]) -> list[str]:
+    return [str(c) for c in document.get("capabilities") or []]
+
+
+def _tell_remote_done(installation: InstallationSpec, db: TargetDatabase, state: StateStore) -> None:
+    """Write DONE back with the validation evidence (once; a failure is logged and retried by the next run)."""
+    try:
+        with remote_client(installation) as client:
+            write_back(installation_id=installation.id, client=client, capabilities=_capabilities(client.status()),
+                       state=state, status=Status.DONE, evidence=validation_evidence(db))
+    except Exception as exc:  # noqa: BLE001 - DONE stands in the target; the next run sends it again
+        log.warning("installation %s: could not tell the remote DONE (%s: %s); the next run tries again",
+                    installation.id, type(exc).__name__, exc)
 
 
 def _check_announced_data_types(installation: InstallationSpec, config: MigrationConfig, document: dict[str, Any]) -> None:
@@ -306,6 +327,7 @@ def converge(
         state.record_pass(run_id, previous, decision.quiet_passes, decision.reason)
         if decision.converged:
             state.mark_done(run_id, expected)
+            _tell_remote_done(installation, db, state)
     log.info("installation %s: %s", installation_id, decision.reason)
     return dataclasses.asdict(decision)
 

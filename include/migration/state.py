@@ -71,6 +71,8 @@ STATE_TABLE_SPEC = _internal_table(
         ("last_error_at", "timestamp", True),
         # The most recent transfers (JSON list of {run_id, rows, seconds, finished_at}, newest last).
         ("recent_transfers", "text", True),
+        # The installation status the remote was last told (capability status-updates), on the installation row.
+        ("remote_status_sent", "varchar(20)", True),
     ],
 )
 RECENT_TRANSFERS_KEPT = 20
@@ -301,6 +303,22 @@ class StateStore:
             f"UPDATE {self._table} SET {q('last_error')} = {p}, {q('last_error_task')} = {p}, "
             f"{q('last_error_try')} = {p}, {q('last_error_at')} = {p} WHERE {q('job_id')} = {p}",
             (error[:60_000], task[:255], try_number, _now(), job_id),
+        )
+
+    def remote_status_sent(self) -> str | None:
+        """The status last written back to the remote (None: never)."""
+        p, q = self._p, self._q
+        rows = self.db.query(
+            f"SELECT {q('remote_status_sent')} FROM {self._table} WHERE {q('job_id')} = {p}", (INSTALLATION_JOB_ID,)
+        )
+        return rows[0][0] if rows else None
+
+    def set_remote_status_sent(self, status: str) -> None:
+        self.ensure_row(INSTALLATION_JOB_ID, None)
+        p, q = self._p, self._q
+        self.db.execute(
+            f"UPDATE {self._table} SET {q('remote_status_sent')} = {p} WHERE {q('job_id')} = {p}",
+            (status, INSTALLATION_JOB_ID),
         )
 
     def record_transfer(self, data_type: str, run_id: str | None, rows: int, seconds: float) -> None:

@@ -74,7 +74,7 @@ def test_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
     assert counts == {("a", "everything"): 150, ("a", "codes"): 150, ("b", "everything"): 150, ("b", "codes"): 150}
     assert read_source(first) == read_source(second)
     assert read_source(first)["everything"] != read_source(other)["everything"]
-    assert read_source(first)["migration_status"] == [("b", "DONE")]
+    assert read_source(first)["migration_status"] == [("b", "DONE", None, None)]  # evidence and updated_at: written back later
 
 
 def test_counts_per_installation_in_the_database(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def test_init_creates_every_source_table_once(postgres_url: str) -> None:
     assert (first.returncode, first.stderr) == (0, "")
     assert first.stdout.splitlines() == [f"created table {name}" for name in TABLES]
     expected = {spec.source_table: ["installation_id", *spec.column_names] for spec in CONFIG.data_types}
-    assert _columns(postgres_url) == {**expected, "migration_status": ["installation_id", "status"]}
+    assert _columns(postgres_url) == {**expected, "migration_status": ["installation_id", "status", "evidence", "updated_at"]}
 
     second = _init_cli(postgres_url)
     assert (second.returncode, second.stderr) == (0, "")

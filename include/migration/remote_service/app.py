@@ -50,6 +50,7 @@ from include.migration.remote_service.queries import (
     data_type_queries,
     parse_timestamp,
 )
+from include.migration.remote_service.status_updates import STATUS_UPDATES, status_update_router
 from include.migration.remote_service.source_schema import (
     DEFAULT_STATUS,
     INSTALLATION_COLUMN,
@@ -74,7 +75,7 @@ DEFAULT_LIMIT = 500
 DEFAULT_HASHES_LIMIT = 1000
 RANGE_STATS = "range-stats"
 ROW_HASHES = "row-hashes"
-CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES)
+CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES, STATUS_UPDATES)
 STREAM_ROWS = 5000
 # Ranges up to this many rows are hashed from one COPY into Arrow (validation chunks: 2,000 by default).
 COPY_STATS_ROWS = 20_000
@@ -430,6 +431,9 @@ def create_app(
         return JSONResponse(
             {"detail": "source database error"}, status_code=503, headers={"Retry-After": _RETRY_AFTER_SECONDS}
         )
+
+    if STATUS_UPDATES in enabled:
+        app.include_router(status_update_router(engine, status_table, installation_of, API_PREFIX))
 
     @app.get(f"{API_PREFIX}/status")
     def status(installation: Installation) -> dict[str, Any]:

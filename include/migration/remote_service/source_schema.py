@@ -211,6 +211,9 @@ def build_source_metadata(data_types: Sequence[DataTypeSpec]) -> SourceSchema:
         metadata,
         Column(INSTALLATION_COLUMN, String(100), primary_key=True),
         Column("status", String(20), nullable=False),
+        # Written back by the pipeline (capability status-updates): its evidence and when it wrote.
+        Column("evidence", Text, nullable=True),
+        Column("updated_at", UtcDateTime(), nullable=True),
     )
     tables: dict[str, Table] = {}
     owners: dict[str, str] = {STATUS_TABLE: "the status table"}

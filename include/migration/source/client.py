@@ -153,6 +153,17 @@ class RemoteClient:
         self._check_installation(body, "status")
         return body
 
+    def update_status(self, status: str, evidence: dict[str, Any]) -> dict[str, Any]:
+        """Write the installation's migration status back (capability ``status-updates``); idempotent, retried."""
+        body = self._get(STATUS_PATH, {}, what=f"status update to {status}", method="PUT",
+                         json_body={"status": status, "evidence": evidence})
+        if not isinstance(body, dict) or body.get("status") != status:
+            raise RemoteResponseError(
+                f"installation {self.installation_id!r}: the remote did not store status {status}: {body!r:.200}"
+            )
+        self._check_installation(body, "status update")
+        return body
+
     def fetch_page(self, data_type: str, after: Any, limit: int, page_format: str = "json", **extra: Any) -> Page:
         """One page of ``data_type`` after the cursor ``after`` (None for the first page).
 
@@ -240,7 +251,9 @@ class RemoteClient:
         """``text`` without the token (a remote may echo request headers in an error page)."""
         return text.replace(self._token, "<redacted>") if self._token else text
 
-    def _get(self, path: str, params: Mapping[str, Any], *, what: str) -> Any:
+    def _get(
+        self, path: str, params: Mapping[str, Any], *, what: str, method: str = "GET", json_body: Any = None
+    ) -> Any:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.policy.attempts),
             wait=self._wait,
@@ -250,7 +263,7 @@ class RemoteClient:
             before_sleep=self._count_retry,
         )
         try:
-            return retrying(self._get_once, path, params, what)
+            return retrying(self._get_once, path, params, what, method, json_body)
         except RemoteRetryableError as exc:
             raise RemoteRetryableError(
                 f"{exc}; gave up after {self.policy.attempts} attempts: the checkpoint has not moved past this "
@@ -269,13 +282,17 @@ class RemoteClient:
             return min(max(error.retry_after, backoff), self.policy.max_seconds * 4)
         return backoff
 
-    def _get_once(self, path: str, params: Mapping[str, Any], what: str) -> Any:
+    def _get_once(
+        self, path: str, params: Mapping[str, Any], what: str, method: str = "GET", json_body: Any = None
+    ) -> Any:
         where = f"installation {self.installation_id!r}, {what}"
         self.requests_sent += 1
         try:
-            response = self._session.get(
+            response = self._session.request(
+                method,
                 self._base_url + path,
                 params=params,
+                json=json_body,
                 timeout=(self.policy.connect_timeout, self.policy.read_timeout),
             )
         except (

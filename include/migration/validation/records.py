@@ -34,6 +34,7 @@ VALIDATION_TABLE_SPEC = DataTypeSpec(
             ("duration_seconds", "double", False),
             ("validated_at", "timestamp", False),
             ("error", "text", True),
+            ("checksum", "varchar(20)", True),
         ]
     ),
 )
@@ -60,6 +61,7 @@ def record_validation(db: TargetDatabase, run_id: str | None, result: Validation
         "duration_seconds": result.seconds,
         "validated_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
         "error": error[:60_000] if error else None,
+        "checksum": result.checksum or None,
     }
     table = d.quote(VALIDATION_TABLE)
     db.execute(f"DELETE FROM {table} WHERE {d.quote('validation_id')} = {d.placeholder}", (values["validation_id"],))

@@ -56,6 +56,8 @@ class ValidationResult:
     deleted_rows: int
     method: str
     seconds: float
+    checksum: str = ""
+    """The source's whole-table checksum: the sum of its chunk checksums modulo 2**64 (a decimal string)."""
 
     @property
     def changed(self) -> bool:
@@ -168,6 +170,7 @@ def validate_data_type(
         deleted_rows=deleted,
         method=type(source).__name__,
         seconds=round(time.monotonic() - started, 3),
+        checksum=str(sum(s.checksum for s in source_stats) % 2**64),
     )
     return result
 
