@@ -31,12 +31,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--run-id", default="cli")
     status = commands.add_parser("status", help="every installation's migration status, read from its target")
     status.add_argument("--json", action="store_true", help="print the overview as JSON (as the dashboard's API)")
+    fleet = commands.add_parser("fleet", help="cut-over readiness of every installation: may the source be decommissioned?")
+    fleet.add_argument("--json", action="store_true", help="the report as JSON evidence")
+    fleet.add_argument("--csv", action="store_true", help="the report as CSV evidence, one line per installation")
+    fleet.add_argument("--no-source-check", action="store_true", help="do not ask the remotes whether the source changed")
     args = parser.parse_args(argv)
     expose_airflow_connections()
     if args.command == "transfer":
         runtime.prepare_target(args.installation, [args.data_type])
         result = runtime.transfer(args.installation, args.data_type, args.run_id, budget_seconds=args.budget)
         print(json.dumps(result, default=str))
+    elif args.command == "fleet":
+        from include.migration.fleet import fleet_csv, fleet_report
+
+        report = fleet_report(check_source=not args.no_source_check)
+        if args.json:
+            print(json.dumps(report, indent=2, default=str))
+        elif args.csv:
+            print(fleet_csv(report), end="")
+        else:
+            _print_fleet(report)
+        return 0 if report["ready_to_decommission"] else 3
     elif args.command == "status":
         from include.migration.overview import overview_document
 
@@ -131,6 +146,25 @@ def _print_status(document: dict[str, Any]) -> None:
     console.print(table)
     for where, text in problems:
         console.print(f"[red]{_plain(where)}[/]: {_plain(formatting.shorten(text, 400))}", overflow="fold")
+
+
+def _print_fleet(report: dict[str, Any]) -> None:
+    """The verdict first, then one line per installation and what blocks it."""
+    from rich.console import Console
+
+    console = Console()
+    counts = ", ".join(f"{status} {count}" for status, count in sorted(report["by_status"].items()))
+    verdict = "[green]ready to decommission[/]" if report["ready_to_decommission"] else "[red]not ready to decommission[/]"
+    console.print(f"{verdict}: {len(report['installations'])} installations ({counts}); final checks must be younger "
+                  f"than {report['final_check_max_age_hours']:g} h")
+    for entry in report["installations"]:
+        final = entry["final_check"]
+        check = "no final check" if not final else (
+            f"final check {'green' if final['green'] else 'RED'} {final['age_hours']:.1f} h ago")
+        console.print(f"  {_plain(entry['id'])}: {entry['status'] or 'not started'}, {check}, source "
+                      f"{ {True: 'changed', False: 'unchanged', None: 'not checked'}[entry['source_changed_since']]}")
+        for blocker in entry["blockers"]:
+            console.print(f"    [red]blocks:[/] {_plain(blocker)}", overflow="fold")
 
 
 def _task_label(task: dict[str, Any]) -> str:

@@ -214,6 +214,12 @@ class WebhookAlertSpec(_Frozen):
     endpoint: str = ""
 
 
+class FleetSpec(_Frozen):
+    """When the whole fleet may be cut over: every enabled installation DONE with a recent green final check."""
+
+    final_check_max_age_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 24.0
+
+
 class AlertsSpec(_Frozen):
     """Where failure and stalled alerts go; one place for every installation's DAG."""
 
@@ -242,6 +248,7 @@ class MigrationConfig(_Frozen):
     data_types: tuple[DataTypeSpec, ...]
     installations: tuple[InstallationSpec, ...]
     alerts: AlertsSpec = AlertsSpec()
+    fleet: FleetSpec = FleetSpec()
     problems: tuple[InstallationProblem, ...] = ()
 
     @model_validator(mode="after")
@@ -376,7 +383,7 @@ def parse_config(
 
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping with data_types and installations")
-    unknown = set(raw) - {"defaults", "data_types", "installations", "alerts"}
+    unknown = set(raw) - {"defaults", "data_types", "installations", "alerts", "fleet"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level keys {sorted(unknown)}")
     _check_defaults(raw, origin)
@@ -384,7 +391,7 @@ def parse_config(
     shared = {
         "data_types": [{**dt_defaults, **(d or {})} for d in raw.get("data_types") or []],
         "installations": [],
-        **({"alerts": raw["alerts"]} if "alerts" in raw else {}),
+        **{key: raw[key] for key in ("alerts", "fleet") if key in raw},
     }
     try:
         base = MigrationConfig.model_validate(shared)

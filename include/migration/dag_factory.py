@@ -106,6 +106,11 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             "set_checkpoints": Param(
                 {}, type="object", description='Set checkpoints explicitly, e.g. {"users": 5000}.'
             ),
+            "final_check": Param(
+                False, type="boolean",
+                description="On a DONE installation: validate every data type again now (no grace, no repair, "
+                "nothing copied) and record it as the final check before cut-over.",
+            ),
         },
         render_template_as_native_obj=False,
     ) as dag:
@@ -120,6 +125,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
                     context["run_id"],
                     force=bool(params.get("force")),
                     dry_run=bool(params.get("dry_run")),
+                    final_check=bool(params.get("final_check")),
                 )
             return bool(decision["proceed"])
 
@@ -152,6 +158,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
                 return runtime.transfer(
                     installation_id, data_type, context["run_id"], rate_share=parallel,
                     owner=_lease_owner(context, f"transfer[{data_type}]"),
+                    final_check=bool(context["params"].get("final_check")),
                 )
 
         @task(task_id="summarize")
@@ -175,6 +182,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
                 return runtime.validate(
                     installation_id, data_type, context["run_id"], transfer_done=done,
                     owner=_lease_owner(context, f"validate[{data_type}]"),
+                    final_check=bool(context["params"].get("final_check")),
                 )
 
         @task.sensor(
@@ -186,6 +194,8 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         )
         def converge(transfers: list[dict[str, Any]], validations: list[dict[str, Any]]) -> PokeReturnValue:
             context = get_current_context()
+            if context["params"].get("final_check"):
+                raise AirflowSkipException("final check: the installation stays DONE; the result is in _migration_validation")
             with guarded(installation_id, "converge", try_number=_try_number(context)):
                 decision = runtime.converge(
                     installation_id,

@@ -193,7 +193,11 @@ def overview_document(config: MigrationConfig | None = None) -> dict[str, Any]:
         return {"generated_at": generated_at, "throughput_window": THROUGHPUT_WINDOW, "data_types": [],
                 "installations": [], "configuration_error": str(exc)}
     entries = installation_overview(config)
+    from include.migration.fleet import fleet_report
+
+    fleet = fleet_report(config, check_source=False)  # the page stays fast; `cli fleet` also asks the remotes
     return {
+        "fleet": {k: fleet[k] for k in ("by_status", "ready_to_decommission", "blockers", "final_check_max_age_hours")},
         "generated_at": generated_at,
         "throughput_window": THROUGHPUT_WINDOW,
         "data_types": [spec.name for spec in config.data_types],

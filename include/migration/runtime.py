@@ -23,7 +23,7 @@ from include.migration.schema import plan_steps, prepare_schema
 from include.migration.source.client import RemoteClient
 from include.migration.state import STATE_TABLE_SPEC, StateStore, Status, data_type_job_id
 from include.migration.status_writeback import validation_evidence, write_back
-from include.migration.status_tracker import decide_from_remote, decide_from_target
+from include.migration.status_tracker import Decision, decide_from_remote, decide_from_target
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.target.profiles import TargetProfile, get_profile
 from include.migration.transfer import run_transfer
@@ -74,7 +74,9 @@ def remote_client(installation: InstallationSpec) -> Iterator[RemoteClient]:
         client.close()
 
 
-def check_status(installation_id: str, run_id: str | None, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+def check_status(
+    installation_id: str, run_id: str | None, force: bool = False, dry_run: bool = False, final_check: bool = False
+) -> dict[str, Any]:
     """The status tracker task: decides whether this run migrates; records the installation status.
 
     A dry run reads but writes nothing. A run that proceeds also counts runs without progress and
@@ -89,6 +91,8 @@ def check_status(installation_id: str, run_id: str | None, force: bool = False, 
         has_state = db.existing_columns(STATE_TABLE_SPEC.target_table) is not None
         local = state.installation_status() if has_state else None
         decision = decide_from_target(local, force)
+        if final_check:
+            decision = _final_check_decision(installation_id, local)
         remote_status = None
         if decision is None:
             with remote_client(installation) as client:
@@ -132,6 +136,16 @@ def _alert_stalled(installation_id: str, run_id: str | None, stalled_runs: int, 
     )
     log.warning("installation %s: %s", installation_id, alert.error)
     dispatch(alert, channels(config.alerts), config.alerts.timeout_seconds)
+
+
+def _final_check_decision(installation_id: str, local: Status | None) -> Decision:
+    """A final check re-validates a DONE installation without re-opening it; anything else is a mistake."""
+    if local is not Status.DONE:
+        raise FatalError(
+            f"installation {installation_id!r}: final_check=true checks a DONE installation before cut-over, but it "
+            f"is {local.value if local else 'not started'}; run it normally until it converges"
+        )
+    return Decision(True, None, "final check of a DONE installation: every data type is validated again, nothing copied")
 
 
 def _capabilities(document: dict[str, Any]) -> list[str]:
@@ -219,11 +233,17 @@ def transfer(
     budget_seconds: float | None = None,
     rate_share: int = 1,
     owner: LeaseOwner | None = None,
+    final_check: bool = False,
 ) -> dict[str, Any]:
     """The transfer task of one data type, under its lease; returns its summary for XCom.
 
     Raises :class:`~include.migration.lease.LeaseHeldError` when another run keeps the data type.
+    A ``final_check`` run copies nothing: it validates what the DONE installation holds.
     """
+    if final_check:
+        return {"installation": installation_id, "data_type": data_type, "rows": 0, "pages": 0, "checkpoint": None,
+                "done": True, "seconds": 0.0, "statements": 0, "rows_written": 0, "max_statement_bytes": 0,
+                "final_check": True}
     config, installation, profile = resolve(installation_id)
     spec = config.data_type(data_type)
     budget = budget_seconds if budget_seconds is not None else installation.transfer_budget_seconds
@@ -248,9 +268,18 @@ def transfer(
 
 
 def validate(
-    installation_id: str, data_type: str, run_id: str | None, transfer_done: bool, owner: LeaseOwner | None = None
+    installation_id: str,
+    data_type: str,
+    run_id: str | None,
+    transfer_done: bool,
+    owner: LeaseOwner | None = None,
+    final_check: bool = False,
 ) -> dict[str, Any]:
-    """The validate task of one data type, under its lease: counts, checksums, repair; fails when it stays red."""
+    """The validate task of one data type, under its lease: counts, checksums, repair; fails when it stays red.
+
+    A ``final_check`` validates at once (no grace delay) and repairs nothing: drift in a DONE installation is
+    reported red, recorded as a failed final check, never silently mended.
+    """
     if not transfer_done:
         return {"data_type": data_type, "skipped": True, "reason": "the transfer has not reached the end of data"}
     config, installation, profile = resolve(installation_id)
@@ -270,7 +299,8 @@ def validate(
                 capabilities=capabilities,
                 db=db,
                 profile=profile,
-                grace_seconds=installation.validation_grace_seconds,
+                grace_seconds=0.0 if final_check else installation.validation_grace_seconds,
+                repair=not final_check,
                 before_write=lease.check,
             )
         except LeaseLostError:
@@ -278,7 +308,7 @@ def validate(
         except Exception as exc:
             _record_failed_validation(db, run_id, installation_id, data_type, exc)
             raise
-        record_validation(db, run_id, result, error=None if result.green else red_message(result))
+        record_validation(db, run_id, result, error=None if result.green else red_message(result), final_check=final_check)
     log.info(
         "installation %s, data type %s: validation %s: %d rows at the source, %d in the target, %d chunks, "
         "%d mismatching, %d rows repaired, %d deleted (%s, %.1fs)",

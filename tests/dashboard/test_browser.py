@@ -94,6 +94,8 @@ def test_the_rendered_page_shows_the_real_numbers(
     assert dom.installations["tiny"]["data-error"] == "true" and "OperationalError" in dom.errors["tiny"]
     assert tiny_unreachable not in dom_text
     assert 'id="generated-at"' in dom_text and "taken at " in dom_text  # the inline script ran
+    # The fleet header: not ready, since no installation has a final check (and most are not DONE).
+    assert '<section id="fleet" data-ready="false">' in dom_text and "no final check of" in dom_text
 
     png = screenshot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -94,7 +94,7 @@ def render_page(document: dict[str, Any]) -> str:
         f"as of {html.escape(formatting.moment(generated_at))}</span>"
         '<label class="muted"><input type="checkbox" id="auto-refresh"> refresh every minute</label>'
         '<a href="api/overview" id="json-link">JSON</a></header>'
-        f"{_configuration_error(document.get('configuration_error'))}"
+        f"{_configuration_error(document.get('configuration_error'))}{_fleet(document.get('fleet'))}"
         f"{_summary(installations)}{_throughput_note(document.get('throughput_window'))}"
         f"<main>{body}</main><script>{_SCRIPT}</script></body></html>"
     )
@@ -112,6 +112,22 @@ def _failed_run(failed: dict[str, Any] | None) -> str:
         f'<div class="installation-error" data-role="failed-run" data-run-id="{_attr(failed["run_id"])}">'
         f"<strong>Last run failed</strong> ({html.escape(failed['run_id'])}): {html.escape(tasks)}; "
         "the task logs in Airflow say why.</div>"
+    )
+
+
+def _fleet(fleet: dict[str, Any] | None) -> str:
+    """The fleet's cut-over readiness: the verdict and the first blockers."""
+    if not fleet:
+        return ""
+    ready = fleet["ready_to_decommission"]
+    blockers = "".join(f"<li>{html.escape(b)}</li>" for b in fleet["blockers"][:5])
+    more = f"<li>… {len(fleet['blockers']) - 5:,} more (cli fleet)</li>" if len(fleet["blockers"]) > 5 else ""
+    return (
+        f'<section id="fleet" data-ready="{str(ready).lower()}"><strong>'
+        f'{"Ready to decommission the source" if ready else "Not ready to decommission the source"}</strong>'
+        f' <span class="muted">(every installation DONE with a green final check younger than '
+        f'{fleet["final_check_max_age_hours"]:g} h; the source-change check runs in <code>cli fleet</code>)</span>'
+        f"{f'<ul>{blockers}{more}</ul>' if blockers else ''}</section>"
     )
 
 

@@ -35,13 +35,19 @@ VALIDATION_TABLE_SPEC = DataTypeSpec(
             ("validated_at", "timestamp", False),
             ("error", "text", True),
             ("checksum", "varchar(20)", True),
+            ("final_check", "boolean", True),
         ]
     ),
 )
 
 
-def record_validation(db: TargetDatabase, run_id: str | None, result: ValidationResult, error: str | None = None) -> None:
-    """Store one validation's outcome (replacing an earlier record of the same run and data type); ``error`` when red."""
+def record_validation(
+    db: TargetDatabase, run_id: str | None, result: ValidationResult, error: str | None = None, final_check: bool = False
+) -> None:
+    """Store one validation's outcome (replacing an earlier record of the same run and data type); ``error`` when red.
+
+    ``final_check`` marks the cut-over check of a DONE installation (``final_check=true`` runs).
+    """
     d = db.dialect
     data = result.as_dict()
     keys = {"missing": data["missing_keys"], "different": data["different_keys"], "extra": data["extra_keys"]}
@@ -62,6 +68,7 @@ def record_validation(db: TargetDatabase, run_id: str | None, result: Validation
         "validated_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
         "error": error[:60_000] if error else None,
         "checksum": result.checksum or None,
+        "final_check": final_check,
     }
     table = d.quote(VALIDATION_TABLE)
     db.execute(f"DELETE FROM {table} WHERE {d.quote('validation_id')} = {d.placeholder}", (values["validation_id"],))
@@ -80,12 +87,18 @@ def record_failed_validation(db: TargetDatabase, run_id: str | None, installatio
     record_validation(db, run_id, failed, error=error)
 
 
-def latest_validations(db: TargetDatabase) -> dict[str, dict[str, Any]]:
-    """The newest validation record of each data type."""
+def latest_validations(db: TargetDatabase, *, final_checks_only: bool = False) -> dict[str, dict[str, Any]]:
+    """The newest validation record of each data type (of the final checks only, when asked)."""
     d = db.dialect
-    names = [c.name for c in VALIDATION_TABLE_SPEC.columns]
+    present = {c.lower() for c in db.existing_columns(VALIDATION_TABLE) or []}
+    if not present:
+        return {}
+    names = [c.name for c in VALIDATION_TABLE_SPEC.columns if c.name in present]
+    if final_checks_only and "final_check" not in names:
+        return {}
+    where = f" WHERE {d.quote('final_check')} = 1" if final_checks_only else ""
     rows = db.query(
-        f"SELECT {', '.join(d.quote(n) for n in names)} FROM {d.quote(VALIDATION_TABLE)} "
+        f"SELECT {', '.join(d.quote(n) for n in names)} FROM {d.quote(VALIDATION_TABLE)}{where} "
         f"ORDER BY {d.quote('validated_at')}"
     )
     latest: dict[str, dict[str, Any]] = {}
