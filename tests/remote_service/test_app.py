@@ -211,7 +211,7 @@ def test_status_defaults_to_ready_and_lists_data_types(http: requests.Session, s
         "status": "READY",
         "installation": "acme",
         "dataTypes": ["accounts", "tags"],
-        "capabilities": ["arrow-pages", "range-stats", "row-hashes", "status-updates"],
+        "capabilities": ["arrow-pages", "range-stats", "remote-writes", "row-hashes", "status-updates"],
     }
 
 

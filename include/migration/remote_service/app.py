@@ -50,6 +50,7 @@ from include.migration.remote_service.queries import (
     data_type_queries,
     parse_timestamp,
 )
+from include.migration.remote_service.remote_writes import REMOTE_WRITES, remote_writes_router
 from include.migration.remote_service.status_updates import STATUS_UPDATES, status_update_router
 from include.migration.remote_service.source_schema import (
     DEFAULT_STATUS,
@@ -75,7 +76,7 @@ DEFAULT_LIMIT = 500
 DEFAULT_HASHES_LIMIT = 1000
 RANGE_STATS = "range-stats"
 ROW_HASHES = "row-hashes"
-CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES, STATUS_UPDATES)
+CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES, STATUS_UPDATES, REMOTE_WRITES)
 STREAM_ROWS = 5000
 # Ranges up to this many rows are hashed from one COPY into Arrow (validation chunks: 2,000 by default).
 COPY_STATS_ROWS = 20_000
@@ -434,6 +435,9 @@ def create_app(
 
     if STATUS_UPDATES in enabled:
         app.include_router(status_update_router(engine, status_table, installation_of, API_PREFIX))
+    if REMOTE_WRITES in enabled:
+        specs = {spec.name: spec for spec in data_types}
+        app.include_router(remote_writes_router(engine, specs, schema.tables, installation_of, API_PREFIX))
 
     @app.get(f"{API_PREFIX}/status")
     def status(installation: Installation) -> dict[str, Any]:

@@ -164,6 +164,21 @@ class RemoteClient:
         self._check_installation(body, "status update")
         return body
 
+    def write_rows(
+        self, data_type: str, headers: list[str], data: list[list[Any]], deletes: list[Any] = ()  # type: ignore[assignment]
+    ) -> dict[str, Any]:
+        """Upsert rows and delete keys at the remote (capability ``remote-writes``); a batch is all or nothing.
+
+        Values go in the data pages' wire form. Retried like every call: a batch written twice changes nothing.
+        """
+        what = f"data type {data_type!r}, writing {len(data)} rows and {len(deletes)} deletes back"
+        body = self._get(f"/data-migration/{data_type}/rows", {}, what=what, method="POST", json_body={
+            "headers": headers, "data": data, "deletes": list(deletes), "installation": self.installation_id})
+        if not isinstance(body, dict) or "upserted" not in body:
+            raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: unexpected answer {body!r:.200}")
+        self._check_installation(body, what)
+        return body
+
     def fetch_page(self, data_type: str, after: Any, limit: int, page_format: str = "json", **extra: Any) -> Page:
         """One page of ``data_type`` after the cursor ``after`` (None for the first page).
 
