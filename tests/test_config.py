@@ -157,7 +157,7 @@ def test_one_wrong_installation_entry_leaves_every_other_dag_loaded(tmp_path, mo
     dagbag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dags"))
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"migrate_good", "migrate_also_good", "migrate_typo", "migrate_nosuch",
-                                   "migrate_invalid_entry_3"}  # the disabled entry gets no DAG
+                                   "migrate_invalid_entry_3", "reverse_good", "reverse_also_good"}  # none for the disabled entry
     broken = dagbag.get_dag("migrate_typo")
     assert "config-error" in broken.tags and [t.task_id for t in broken.tasks] == ["configuration_error"]
     from include.migration.dag_factory import build_dags

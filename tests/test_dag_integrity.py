@@ -20,7 +20,8 @@ def test_no_import_errors(dagbag):
 
 def test_one_dag_per_enabled_installation(dagbag, config):
     expected = {dag_id_for(i.id) for i in config.installations if i.enabled}
-    assert set(dagbag.dag_ids) == expected
+    reverse = {f"reverse_{i.id}" for i in config.installations if i.enabled}
+    assert set(dagbag.dag_ids) == expected | reverse
     assert dag_id_for("dormant") not in dagbag.dag_ids
 
 
@@ -31,6 +32,9 @@ def test_every_dag_has_schedule_retries_tags_and_timeouts(dagbag):
         assert dag.doc_md
         for task in dag.tasks:
             assert task.retries >= 2, task.task_id
+        if dag.dag_id.startswith("reverse_"):
+            assert [t.task_id for t in dag.tasks] == ["reverse_sync"] and dag.schedule is None  # by hand unless configured
+            continue
         transfer = dag.get_task("transfer")
         assert transfer.execution_timeout == dt.timedelta(seconds=900)
         assert dag.get_task("check_status").downstream_task_ids == {"prepare_target"}
@@ -48,7 +52,7 @@ def test_parsing_does_no_io(monkeypatch, config):
 
     monkeypatch.setattr(BaseHook, "get_connection", boom)
     dags = build_dags(config)
-    assert set(dags) == {dag_id_for(i.id) for i in config.enabled_installations}
+    assert set(dags) == {n for i in config.enabled_installations for n in (dag_id_for(i.id), f"reverse_{i.id}")}
 
 
 def test_parsing_does_not_load_the_data_libraries():

@@ -188,6 +188,8 @@ class InstallationSpec(_Frozen):
     lease_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
     """How long a run waits for a data type another run is working on before it skips it."""
     retries: Annotated[int, Field(ge=0, le=10)] = 2
+    reverse_sync: bool = False
+    """Run ``reverse_<installation>`` hourly (the dual-write period); it can always be triggered by hand."""
     retry_delay_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
     """The first retry's delay; later ones back off exponentially (at most 10 minutes)."""
 

@@ -229,6 +229,48 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
     return dag
 
 
+REVERSE_DAG_ID_PREFIX = "reverse_"
+
+
+def build_reverse_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
+    """The rollback DAG of one installation: every data type's differences sent from the target to the remote."""
+    installation_id = installation.id
+    names = [d.name for d in config.data_types_for(installation)]
+    parallel = min(MAX_PARALLEL_TRANSFERS, max(1, len(names)))
+    with DAG(
+        dag_id=f"{REVERSE_DAG_ID_PREFIX}{installation_id}",
+        schedule="@hourly" if installation.reverse_sync else None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, **_retrying(installation), **_alerting(installation_id, config)},
+        tags=["migration", "reverse-sync", f"installation:{installation_id}"],
+        doc_md=(f"### Rollback of installation `{installation_id}` by reverse sync\n\nMakes the remote equal to the "
+                "target (the truth now): chunk checksums compared, differing rows sent back and rows the target no "
+                "longer has deleted at the remote (capability `remote-writes`). Hourly while the configuration "
+                "says `reverse_sync: true`, otherwise triggered by hand."),
+    ) as dag:
+
+        @task(
+            task_id="reverse_sync",
+            execution_timeout=VALIDATE_TIMEOUT,
+            map_index_template="{{ data_type_name }}",
+            max_active_tis_per_dagrun=parallel,
+            pool=TRANSFER_POOL,
+        )
+        def reverse_sync(data_type: str) -> dict[str, Any]:
+            context = get_current_context()
+            context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
+            with guarded(installation_id, "reverse_sync", data_type, _try_number(context)):
+                return runtime.reverse_sync(
+                    installation_id, data_type, context["run_id"],
+                    owner=_lease_owner(context, f"reverse_sync[{data_type}]"),
+                )
+
+        reverse_sync.expand(data_type=names)
+    return dag
+
+
 def broken_dag_id(problem: InstallationProblem) -> str:
     """The DAG id of a wrong installation entry: its own when the id is usable, else one naming the entry."""
     if problem.id and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", problem.id):
@@ -270,6 +312,9 @@ def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
         dag_id = dag_id_for(installation.id)
         if wanted is None or wanted == dag_id:
             dags[dag_id] = build_dag(installation, config)
+        reverse_id = f"{REVERSE_DAG_ID_PREFIX}{installation.id}"
+        if wanted is None or wanted == reverse_id:
+            dags[reverse_id] = build_reverse_dag(installation, config)
     for problem in config.problems:
         dag_id = broken_dag_id(problem)
         if problem.enabled and (wanted is None or wanted == dag_id):

@@ -320,6 +320,31 @@ def validate(
     return result.as_dict()
 
 
+def reverse_sync(installation_id: str, data_type: str, run_id: str | None, owner: LeaseOwner | None = None) -> dict[str, Any]:
+    """The reverse_sync task of one data type, under its lease: the remote made equal to the target."""
+    from include.migration.reverse_sync import ReverseSyncError, reverse_sync_data_type
+
+    config, installation, profile = resolve(installation_id)
+    spec = config.data_type(data_type)
+    owner = owner or LeaseOwner.for_task(run_id, f"reverse_sync[{data_type}]")
+    with (
+        target_database(installation, profile) as db,
+        data_type_lease(installation, profile, db, data_type, owner),
+        remote_client(installation) as client,
+    ):
+        result = reverse_sync_data_type(installation_id=installation_id, spec=spec, client=client,
+                                        capabilities=_capabilities(client.status()), db=db)
+    log.info("installation %s, data type %s: reverse sync %s: %d rows sent back, %d keys deleted at the remote "
+             "(%d chunks, %d differed, %.1fs)", installation_id, data_type, "GREEN" if result.green else "RED",
+             result.rows_sent, result.keys_deleted, result.chunks, len(result.mismatched_chunks), result.seconds)
+    if not result.green:
+        raise ReverseSyncError(
+            f"installation {installation_id!r}, data type {data_type!r}: the remote still differs from the target "
+            f"after sending rows back (chunks {result.mismatched_chunks[:20]}); the remote may be changing, re-run"
+        )
+    return result.as_dict()
+
+
 def _record_failed_validation(
     db: TargetDatabase, run_id: str | None, installation_id: str, data_type: str, exc: BaseException
 ) -> None:

@@ -79,7 +79,7 @@ def _diff(source: dict[Any, int], target: dict[Any, int]) -> tuple[list[Any], li
     return missing, different, extra
 
 
-def _scan_both_sides(
+def scan_both_sides(
     target: TargetReader, source: SourceSide, chunk_rows: int
 ) -> tuple[list[Chunk], list[ChunkStats], list[ChunkStats]]:
     """Chunk stats of both sides; a remote with range statistics works on each chunk while the target scan goes on."""
@@ -114,7 +114,7 @@ def validate_data_type(
     started = time.monotonic()
     target = TargetReader(db, spec)
     source = source_side(client, spec, installation_id, capabilities)
-    chunks, target_stats, source_stats = _scan_both_sides(target, source, spec.validation_chunk_rows)
+    chunks, target_stats, source_stats = scan_both_sides(target, source, spec.validation_chunk_rows)
     rows_source = sum(s.count for s in source_stats)
     rows_target = sum(s.count for s in target_stats)
     suspects = [i for i, (s, t) in enumerate(zip(source_stats, target_stats)) if s != t]
