@@ -33,6 +33,9 @@ def test_demo_migrates_every_installation(airflow_db, tmp_path):
     # Written back by the pipeline when each installation converged, and read back from the remote.
     assert re.findall(r"^remote status: (\w+) (\w+)$", done.stdout, re.M) == [
         ("acme", "DONE"), ("globex", "DONE"), ("initech", "DONE")]
+    # The rollback drill (a change, an insert and a delete in acme's target sent back) and the fleet's verdict.
+    assert re.search(r"^reverse sync: acme 3 rows back, validation green$", done.stdout, re.M), done.stdout
+    assert re.search(r"^fleet: ready to decommission \(DONE 3\)$", done.stdout, re.M), done.stdout
 
     # The log file is named and holds Airflow's and the tasks' logs, checkpoints in their wire form.
     log_file = demo_dir / "airflow.log"

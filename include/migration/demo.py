@@ -155,6 +155,51 @@ def _print_remote_statuses(console: Any, config: Any, installations: Sequence[st
     return ok
 
 
+DRILL = (
+    "UPDATE comments SET body = 'changed in the target' WHERE id = 3",
+    "DELETE FROM comments WHERE id = 7",
+    "INSERT INTO comments (id, issue_id, author_id, body, created_at) "
+    "VALUES (900001, 1, 2, 'new in the target', '2026-11-30 12:00:00.000000')",
+)
+
+
+def _rollback_drill(console: Any, dags: dict[str, Any], demo_dir: Path, ident: str) -> bool:
+    """Change, add and delete rows in one target, run its reverse DAG, and check a second pass finds nothing."""
+    from rich.markup import escape
+
+    with contextlib.closing(sqlite3.connect(demo_dir / f"target_{ident}.db")) as conn, conn:
+        for statement in DRILL:
+            conn.execute(statement)
+    sent = []
+    for _pass in (1, 2):
+        run = dags[f"reverse_{ident}"].test()
+        if str(run.state) != "success":
+            console.print(f"[red]reverse sync: {ident} failed[/]: {escape(', '.join(_failed_tasks(run)))}")
+            return False
+        results = [ti.xcom_pull(task_ids="reverse_sync", map_indexes=ti.map_index)
+                   for ti in run.get_task_instances() if ti.task_id == "reverse_sync"]
+        sent.append(sum(int(r["rows_sent"]) + int(r["keys_deleted"]) for r in results))
+    green = sent[1] == 0  # the second pass compared every chunk again and found the remote equal
+    console.print(f"reverse sync: {ident} {sent[0]:,} rows back, validation {'green' if green else 'RED'}")
+    return green and sent[0] == len(DRILL)
+
+
+def _final_checks_and_fleet(console: Any, config: Any, dags: dict[str, Any], installations: Sequence[str]) -> bool:
+    """A final check of every DONE installation, then the fleet report's verdict."""
+    from rich.markup import escape
+
+    from include.migration.dag_factory import dag_id_for
+    from include.migration.fleet import fleet_report
+
+    for ident in installations:
+        dags[dag_id_for(ident)].test(run_conf={"final_check": True})
+    report = fleet_report(config)
+    verdict = "ready to decommission" if report["ready_to_decommission"] else "not ready to decommission"
+    console.print(f"fleet: {verdict} ({', '.join(f'{k} {v}' for k, v in sorted(report['by_status'].items()))})"
+                  + "".join(f"; {escape(b)}" for b in report["blockers"]))
+    return bool(report["ready_to_decommission"])
+
+
 def _demo(console: Any, demo_dir: Path, rows_per_type: int) -> bool:
     """Seed, serve, run every DAG twice and print the table and the verdict; True when the demo is OK."""
     from rich.markup import escape
@@ -200,6 +245,8 @@ def _demo(console: Any, demo_dir: Path, rows_per_type: int) -> bool:
                 console.print(f"run {attempt} of {dag_id_for(ident)}: {run.state}, {rows:,} rows copied "
                               f"in {time.monotonic() - began:.1f}s" + (f", failed: {failed}" if failed else ""))
         ok &= _print_remote_statuses(console, config, installations)
+        ok &= _rollback_drill(console, dags, demo_dir, installations[0])
+        ok &= _final_checks_and_fleet(console, config, dags, installations)
 
     table = Table(title="Migration demo: source against target")
     for header in ("installation", "data type", "rows at source", "rows in target", "checkpoint",
