@@ -59,6 +59,17 @@ def _doc(installation: InstallationSpec, config: MigrationConfig) -> str:
     )
 
 
+def _per_data_type(task_id: str, timeout: dt.timedelta, parallel: int) -> dict[str, Any]:
+    """A task mapped over data types: named by its data type, in the shared pool, ``parallel`` at a time per run."""
+    return {
+        "task_id": task_id,
+        "execution_timeout": timeout,
+        "map_index_template": "{{ data_type_name }}",
+        "max_active_tis_per_dagrun": parallel,
+        "pool": TRANSFER_POOL,
+    }
+
+
 def _retrying(installation: InstallationSpec) -> dict[str, Any]:
     return {"retries": installation.retries, "retry_delay": dt.timedelta(seconds=installation.retry_delay_seconds)}
 
@@ -144,13 +155,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             context["ti"].xcom_push(key="preflight", value=result["preflight"])
             return result["data_types"]
 
-        @task(
-            task_id="transfer",
-            execution_timeout=TRANSFER_TIMEOUT,
-            map_index_template="{{ data_type_name }}",
-            max_active_tis_per_dagrun=parallel,
-            pool=TRANSFER_POOL,
-        )
+        @task(**_per_data_type("transfer", TRANSFER_TIMEOUT, parallel))
         def transfer(data_type: str) -> dict[str, Any]:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
@@ -167,13 +172,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             with guarded(installation_id, "summarize", try_number=_try_number(get_current_context())):
                 return runtime.summarize(installation_id, [results[i] for i in range(len(results))])
 
-        @task(
-            task_id="validate",
-            execution_timeout=VALIDATE_TIMEOUT,
-            map_index_template="{{ data_type_name }}",
-            max_active_tis_per_dagrun=parallel,
-            pool=TRANSFER_POOL,
-        )
+        @task(**_per_data_type("validate", VALIDATE_TIMEOUT, parallel))
         def validate(data_type: str, summary: dict[str, Any]) -> dict[str, Any]:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
@@ -251,13 +250,7 @@ def build_reverse_dag(installation: InstallationSpec, config: MigrationConfig) -
                 "says `reverse_sync: true`, otherwise triggered by hand."),
     ) as dag:
 
-        @task(
-            task_id="reverse_sync",
-            execution_timeout=VALIDATE_TIMEOUT,
-            map_index_template="{{ data_type_name }}",
-            max_active_tis_per_dagrun=parallel,
-            pool=TRANSFER_POOL,
-        )
+        @task(**_per_data_type("reverse_sync", VALIDATE_TIMEOUT, parallel))
         def reverse_sync(data_type: str) -> dict[str, Any]:
             context = get_current_context()
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]

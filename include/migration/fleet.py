@@ -19,9 +19,9 @@ from collections import Counter
 from typing import Any
 
 from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.source.capabilities import RANGE_STATS
 from include.migration.state import INSTALLATION_JOB_ID, STATE_TABLE, StateStore
 
-RANGE_STATS = "range-stats"
 
 
 def _utcnow() -> dt.datetime:
@@ -52,55 +52,77 @@ def _source_changed(installation: InstallationSpec, records: dict[str, dict[str,
     return False, "range-stats: unchanged"
 
 
-def installation_readiness(
-    installation: InstallationSpec, config: MigrationConfig, *, now: dt.datetime, check_source: bool
+def judge_readiness(
+    installation_id: str,
+    status: str | None,
+    expected: list[str],
+    finals: dict[str, dict[str, Any]],
+    latest: dict[str, dict[str, Any]],
+    *,
+    now: dt.datetime,
+    max_age_hours: float,
 ) -> dict[str, Any]:
-    """One installation's status, final check, last green validation and what blocks its cut-over."""
-    from include.migration.runtime import resolve, target_database
-    from include.migration.validation.records import latest_validations
-
-    entry: dict[str, Any] = {"id": installation.id, "status": None, "final_check": None,
+    """One installation's cut-over readiness from what its target holds (no I/O): final check, ages, blockers."""
+    entry: dict[str, Any] = {"id": installation_id, "status": status, "final_check": None,
                              "last_green_validation_age_hours": None, "source_changed_since": None,
                              "source_check": "not checked", "blockers": []}
-    try:
-        _config, _installation, profile = resolve(installation.id, config)
-        with target_database(installation, profile) as db:
-            if db.existing_columns(STATE_TABLE) is not None:
-                row = StateStore(db).get(INSTALLATION_JOB_ID)
-                entry["status"] = row.status.value if row else None
-            finals = latest_validations(db, final_checks_only=True)
-            latest = latest_validations(db)
-    except Exception as exc:  # noqa: BLE001 - one unreachable target blocks its own cut-over, not the report
-        entry["blockers"].append(f"target unreachable: {type(exc).__name__}: {str(exc)[:200]}")
-        return entry
-    expected = [d.name for d in config.data_types_for(installation)]
     greens = [_as_datetime(r["validated_at"]) for r in latest.values() if r["green"]]
-    entry["last_green_validation_age_hours"] = _age_hours(min(greens), now) if greens and len(greens) == len(latest) else None
+    if greens and len(greens) == len(latest):
+        entry["last_green_validation_age_hours"] = _age_hours(min(greens), now)
     blockers = entry["blockers"]
-    if entry["status"] != "DONE":
-        blockers.append(f"status is {entry['status'] or 'not started'}, not DONE")
+    if status != "DONE":
+        blockers.append(f"status is {status or 'not started'}, not DONE")
     missing = [n for n in expected if n not in finals]
     if missing:
         blockers.append(f"no final check of {missing}: trigger with final_check=true")
-    else:
-        oldest = min(_as_datetime(finals[n]["validated_at"]) for n in expected)
-        green = all(finals[n]["green"] for n in expected)
-        age = _age_hours(oldest, now)
-        entry["final_check"] = {"green": green, "validated_at": oldest.isoformat() + "Z", "age_hours": age,
-                                "run_id": finals[expected[0]]["run_id"]}
-        if not green:
-            red = [n for n in expected if not finals[n]["green"]]
-            blockers.append(f"final check red for {red}")
-        if age is not None and age > config.fleet.final_check_max_age_hours:
-            blockers.append(f"final check {age:.1f} h old, over {config.fleet.final_check_max_age_hours:g} h")
-    if check_source and not missing:
+        return entry
+    oldest = min(_as_datetime(finals[n]["validated_at"]) for n in expected)
+    green = all(finals[n]["green"] for n in expected)
+    age = _age_hours(oldest, now)
+    entry["final_check"] = {"green": green, "validated_at": oldest.isoformat() + "Z", "age_hours": age,
+                            "run_id": finals[expected[0]]["run_id"]}
+    if not green:
+        blockers.append(f"final check red for {[n for n in expected if not finals[n]['green']]}")
+    if age is not None and age > max_age_hours:
+        blockers.append(f"final check {age:.1f} h old, over {max_age_hours:g} h")
+    return entry
+
+
+def unreachable(installation_id: str, error: str) -> dict[str, Any]:
+    """The readiness entry of an installation whose target could not be read: that blocks its cut-over."""
+    return {"id": installation_id, "status": None, "final_check": None, "last_green_validation_age_hours": None,
+            "source_changed_since": None, "source_check": "not checked", "blockers": [f"target unreachable: {error}"]}
+
+
+def installation_readiness(
+    installation: InstallationSpec, config: MigrationConfig, *, now: dt.datetime, check_source: bool
+) -> dict[str, Any]:
+    """Read one installation's target (and, with ``check_source``, ask its remote) and judge its readiness."""
+    from include.migration.runtime import resolve, target_database
+    from include.migration.validation.records import latest_validations
+
+    try:
+        _config, _installation, profile = resolve(installation.id, config)
+        with target_database(installation, profile) as db:
+            status = None
+            if db.existing_columns(STATE_TABLE) is not None:
+                row = StateStore(db).get(INSTALLATION_JOB_ID)
+                status = row.status.value if row else None
+            finals = latest_validations(db, final_checks_only=True)
+            latest = latest_validations(db)
+    except Exception as exc:  # noqa: BLE001 - one unreachable target blocks its own cut-over, not the report
+        return unreachable(installation.id, f"{type(exc).__name__}: {str(exc)[:200]}")
+    expected = [d.name for d in config.data_types_for(installation)]
+    entry = judge_readiness(installation.id, status, expected, finals, latest, now=now,
+                            max_age_hours=config.fleet.final_check_max_age_hours)
+    if check_source and entry["final_check"] is not None:
         try:
             changed, how = _source_changed(installation, {n: finals[n] for n in expected})
         except Exception as exc:  # noqa: BLE001 - an unreachable remote cannot prove the source unchanged
             changed, how = None, f"not checked: {type(exc).__name__}: {str(exc)[:200]}"
         entry["source_changed_since"], entry["source_check"] = changed, how
         if changed:
-            blockers.append(f"the source changed since the final check ({how})")
+            entry["blockers"].append(f"the source changed since the final check ({how})")
     return entry
 
 
@@ -109,6 +131,11 @@ def fleet_report(config: MigrationConfig | None = None, *, check_source: bool = 
     config = config or load_config()
     now = now or _utcnow()
     entries = [installation_readiness(i, config, now=now, check_source=check_source) for i in config.enabled_installations]
+    return summarize(entries, config, now)
+
+
+def summarize(entries: list[dict[str, Any]], config: MigrationConfig, now: dt.datetime) -> dict[str, Any]:
+    """The fleet's verdict from its installations' readiness entries (wrong configuration entries block it too)."""
     blockers = [f"{e['id']}: {b}" for e in entries for b in e["blockers"]]
     blockers += [f"{p.id or f'entry #{p.index}'}: configuration error" for p in config.problems if p.enabled]
     return {

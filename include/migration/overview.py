@@ -25,6 +25,7 @@ from typing import Any
 
 from include.migration import runtime
 from include.migration.config import ConfigError, DataTypeSpec, InstallationProblem, InstallationSpec, MigrationConfig, load_config
+from include.migration.fleet import judge_readiness, summarize, unreachable
 from include.migration.state import INSTALLATION_JOB_ID, STATE_TABLE, StateRow, StateStore, data_type_job_id
 from include.migration.target.connection import TargetDatabase, open_target
 from include.migration.validation.records import VALIDATION_TABLE, latest_validations
@@ -127,6 +128,9 @@ class InstallationOverview:
     error: str | None = None
     failed_run: dict[str, Any] | None = None
     """The installation DAG's most recent run when it failed, from Airflow's metadata: run and failed tasks."""
+    validations_for_readiness: dict[str, Any] | None = None
+    """Per data type the newest final check and the newest validation (green, when, run): what
+    ``fleet.judge_readiness`` judges the cut-over from, without reading the target again."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self, dict_factory=_json_dict)
@@ -193,9 +197,10 @@ def overview_document(config: MigrationConfig | None = None) -> dict[str, Any]:
         return {"generated_at": generated_at, "throughput_window": THROUGHPUT_WINDOW, "data_types": [],
                 "installations": [], "configuration_error": str(exc)}
     entries = installation_overview(config)
-    from include.migration.fleet import fleet_report
-
-    fleet = fleet_report(config, check_source=False)  # the page stays fast; `cli fleet` also asks the remotes
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # Judged from what the overview already read of each target: no second round of connections.
+    enabled = {i.id for i in config.enabled_installations}  # wrong entries count through config.problems
+    fleet = summarize([_readiness(e, config, now) for e in entries if e["id"] in enabled], config, now)
     return {
         "fleet": {k: fleet[k] for k in ("by_status", "ready_to_decommission", "blockers", "final_check_max_age_hours")},
         "generated_at": generated_at,
@@ -204,6 +209,15 @@ def overview_document(config: MigrationConfig | None = None) -> dict[str, Any]:
         "installations": entries,
         "configuration_error": None,
     }
+
+
+def _readiness(entry: dict[str, Any], config: MigrationConfig, now: dt.datetime) -> dict[str, Any]:
+    """An overview entry's cut-over readiness (the source-change check is `cli fleet`'s)."""
+    inputs = entry.get("validations_for_readiness")
+    if entry["error"] or inputs is None:
+        return unreachable(entry["id"], entry["error"] or "not read")
+    return judge_readiness(entry["id"], entry["status"], [d["name"] for d in entry["data_types"]], inputs["finals"],
+                           inputs["latest"], now=now, max_age_hours=config.fleet.final_check_max_age_hours)
 
 
 def _failed_entry(problem: InstallationProblem, dag_id: str) -> dict[str, Any]:
@@ -282,7 +296,10 @@ def _read_installation(config: MigrationConfig, installation: InstallationSpec, 
 
 
 def _read_target(
-    db: TargetDatabase, installation: InstallationSpec, dag_id: str, specs: tuple[DataTypeSpec, ...]
+    db: TargetDatabase,
+    installation: InstallationSpec,
+    dag_id: str,
+    specs: tuple[DataTypeSpec, ...],
 ) -> InstallationOverview:
     state_columns = db.existing_columns(STATE_TABLE)
     has_state = state_columns is not None
@@ -290,6 +307,7 @@ def _read_target(
     state = {r.job_id: r for r in StateStore(db).all()} if has_state else {}
     extra = _state_extras(db, state_columns) if state_columns else {}
     validations = latest_validations(db) if has_validation else {}
+    finals = latest_validations(db, final_checks_only=True) if has_validation else {}
     data_types = tuple(
         _data_type(db, spec, state.get(data_type_job_id(spec.name)), extra, validations.get(spec.name))
         for spec in specs
@@ -315,7 +333,13 @@ def _read_target(
         progress_percent=_progress(rows_target, rows_source),
         data_types=data_types,
         history=_history(db) if has_validation else (),
+        validations_for_readiness={"finals": _brief(finals), "latest": _brief(validations)},
     )
+
+
+def _brief(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: {"green": bool(r["green"]), "validated_at": _iso(_as_datetime(r["validated_at"])), "run_id": r["run_id"]}
+            for name, r in records.items()}
 
 
 def _data_type(

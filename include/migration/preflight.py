@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from include.migration.source.capabilities import RANGE_STATS
 from include.migration.config import ColumnType, DataTypeSpec
 from include.migration.conversion import RowConverter
 from include.migration.schema import QuotaError, check_quotas
@@ -65,7 +66,7 @@ def estimate_storage(
     rendered = db.render_rows(rows, spec.columns)
     average = sum(db.size_of(r) for r in rendered) / len(rendered) if rendered else 0.0
     count = None
-    if "range-stats" in (client.status().get("capabilities") or []):
+    if RANGE_STATS in (client.status().get("capabilities") or []):
         count = int(client.range_stats(spec.name, None, None)["count"])
     elif page.after_id is None:
         count = len(rows)  # the whole data type fits in the sample page

@@ -28,6 +28,7 @@ from typing import Any
 from include.migration.checksum import wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError
+from include.migration.source.capabilities import REMOTE_WRITES
 from include.migration.source.client import RemoteClient
 from include.migration.target.connection import TargetDatabase
 from include.migration.validation.chunks import Chunk
@@ -35,7 +36,6 @@ from include.migration.validation.source_side import source_side
 from include.migration.validation.target_side import TargetReader
 from include.migration.validation.validator import scan_both_sides
 
-REMOTE_WRITES = "remote-writes"
 BATCH_ROWS = 1_000
 
 

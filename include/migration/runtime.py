@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -63,6 +64,19 @@ def data_type_lease(
         connect=lambda: open_target(installation.target_conn_id, profile),
         wait_seconds=installation.lease_wait_seconds,
     )
+
+
+@contextlib.contextmanager
+def data_type_session(
+    installation: InstallationSpec, profile: TargetProfile, data_type: str, owner: LeaseOwner
+) -> Iterator[tuple[TargetDatabase, DataTypeLease, RemoteClient]]:
+    """The target, the data type's lease (held throughout) and the remote: what every per-data-type task works with."""
+    with (
+        target_database(installation, profile) as db,
+        data_type_lease(installation, profile, db, data_type, owner) as lease,
+        remote_client(installation) as client,
+    ):
+        yield db, lease, client
 
 
 @contextlib.contextmanager
@@ -220,7 +234,7 @@ def prepare_target(
         for name, checkpoint in (set_checkpoints or {}).items():
             state.start_data_type(name, None)
             state.reset_checkpoint(name, checkpoint)
-            log.warning("installation %s, data type %s: checkpoint set to %r", installation_id, name, checkpoint)
+            log.warning("installation %s, data type %s: checkpoint set to %s", installation_id, name, json.dumps(checkpoint))
     log.info("installation %s: schema steps applied: %s", installation_id, applied or "none (up to date)")
     return {"data_types": chosen, "preflight": report, "dry_run": False}
 
@@ -248,11 +262,7 @@ def transfer(
     spec = config.data_type(data_type)
     budget = budget_seconds if budget_seconds is not None else installation.transfer_budget_seconds
     owner = owner or LeaseOwner.for_task(run_id, f"transfer[{data_type}]")
-    with (
-        target_database(installation, profile) as db,
-        data_type_lease(installation, profile, db, data_type, owner) as lease,
-        remote_client(installation) as client,
-    ):
+    with data_type_session(installation, profile, data_type, owner) as (db, lease, client):
         result = run_transfer(
             installation=installation,
             data_type=spec,
@@ -285,11 +295,7 @@ def validate(
     config, installation, profile = resolve(installation_id)
     spec = config.data_type(data_type)
     owner = owner or LeaseOwner.for_task(run_id, f"validate[{data_type}]")
-    with (
-        target_database(installation, profile) as db,
-        data_type_lease(installation, profile, db, data_type, owner) as lease,
-        remote_client(installation) as client,
-    ):
+    with data_type_session(installation, profile, data_type, owner) as (db, lease, client):
         try:
             capabilities = list(client.status().get("capabilities") or [])
             result = validate_data_type(
@@ -327,11 +333,7 @@ def reverse_sync(installation_id: str, data_type: str, run_id: str | None, owner
     config, installation, profile = resolve(installation_id)
     spec = config.data_type(data_type)
     owner = owner or LeaseOwner.for_task(run_id, f"reverse_sync[{data_type}]")
-    with (
-        target_database(installation, profile) as db,
-        data_type_lease(installation, profile, db, data_type, owner),
-        remote_client(installation) as client,
-    ):
+    with data_type_session(installation, profile, data_type, owner) as (db, _lease, client):
         result = reverse_sync_data_type(installation_id=installation_id, spec=spec, client=client,
                                         capabilities=_capabilities(client.status()), db=db)
     log.info("installation %s, data type %s: reverse sync %s: %d rows sent back, %d keys deleted at the remote "

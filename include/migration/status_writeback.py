@@ -22,7 +22,7 @@ from include.migration.validation.records import latest_validations
 
 log = logging.getLogger(__name__)
 
-STATUS_UPDATES = "status-updates"
+from include.migration.source.capabilities import STATUS_UPDATES  # noqa: F401 - re-exported for callers
 
 
 def validation_evidence(db: TargetDatabase) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, Engine, Select, Table, func, literal_column, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, encode_page
 from include.migration.canonical_sql import ServerSideHashing
 from include.migration.checksum import MASK_64, ChunkStats, chunk_stats
@@ -74,8 +75,6 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/data-migration"
 DEFAULT_LIMIT = 500
 DEFAULT_HASHES_LIMIT = 1000
-RANGE_STATS = "range-stats"
-ROW_HASHES = "row-hashes"
 CAPABILITIES = (RANGE_STATS, ROW_HASHES, ARROW_PAGES, STATUS_UPDATES, REMOTE_WRITES)
 STREAM_ROWS = 5000
 # Ranges up to this many rows are hashed from one COPY into Arrow (validation chunks: 2,000 by default).

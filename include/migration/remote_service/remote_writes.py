@@ -27,7 +27,7 @@ from include.migration.config import DataTypeSpec
 from include.migration.conversion import ConversionError, HeaderMismatchError, RowConverter
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
 
-REMOTE_WRITES = "remote-writes"
+from include.migration.source.capabilities import REMOTE_WRITES  # noqa: F401 - the name app.py announces
 MAX_WRITE_ROWS = 5_000
 MAX_WRITE_BYTES = 8 * 1024 * 1024
 

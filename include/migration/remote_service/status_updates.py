@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
 
-STATUS_UPDATES = "status-updates"
+from include.migration.source.capabilities import STATUS_UPDATES  # noqa: F401 - the name app.py announces
 # Evidence is a summary (a few fields per data type), not data: bounded so a client cannot fill the source.
 MAX_EVIDENCE_BYTES = 256 * 1024
 

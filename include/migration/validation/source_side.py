@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
 from include.migration.checksum import ChunkStats, RowHasher
 from include.migration.config import DataTypeSpec
 from include.migration.conversion import RowConverter
@@ -18,7 +19,7 @@ from include.migration.source.client import RemoteClient
 from include.migration.source.paginator import KeysetPaginator
 from include.migration.validation.chunks import Chunk, chunk_index
 
-CAPABILITIES = ("range-stats", "row-hashes")
+CAPABILITIES = (RANGE_STATS, ROW_HASHES)
 
 
 class SourceSide(Protocol):
