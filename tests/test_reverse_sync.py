@@ -9,7 +9,7 @@ from airflow.utils.state import DagRunState
 
 from include.migration.dag_factory import build_dags
 from tests.conftest import DB_PREFIX, mariadb_connection, seeded_source, target_database_name
-from tests.support import source_rows, target_rows
+from tests.support import source_rows, state_rows, target_rows
 
 
 @pytest.fixture
@@ -54,6 +54,10 @@ def test_reverse_dag_sends_inserts_updates_and_deletes_back(airflow_db, remote, 
     for each in config.data_types:
         assert source_rows(own_source, each, "acme") == target_rows("acme", each), each.name
     assert source_rows(own_source, spec, "globex") == others
+    reverse_state = state_rows("acme")["reverse:comments"]
+    assert (reverse_state["status"], reverse_state["checkpoint"], reverse_state["last_error"]) == ("DONE", None, None)
+    assert (reverse_state["rows_copied"], reverse_state["pages_copied"], reverse_state["data_type"]) == (5, 1, None)
+    assert state_rows("acme")["reverse:users"]["rows_copied"] == 0
     again = reverse.test()  # nothing left to send
     assert again.state == DagRunState.SUCCESS
     sent = [ti.xcom_pull(task_ids="reverse_sync", map_indexes=ti.map_index)["rows_sent"]

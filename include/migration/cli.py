@@ -2,6 +2,9 @@
 
 ``python -m include.migration.cli transfer INSTALLATION DATA_TYPE [--budget S]``
 prints the transfer's JSON summary.
+``python -m include.migration.cli reverse INSTALLATION DATA_TYPE`` sends one
+data type's differences in the target back to the remote (a reverse pass) and
+prints its JSON summary.
 ``python -m include.migration.cli status [--json]`` prints the overview the
 dashboard shows: a table per installation and data type, or its JSON.
 Connections resolve through Airflow as in a task: ``AIRFLOW_CONN_*``
@@ -29,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("data_type")
     run.add_argument("--budget", type=float, default=None, help="seconds before stopping (default: configured)")
     run.add_argument("--run-id", default="cli")
+    back = commands.add_parser("reverse", help="send one data type's differences in the target back to the remote")
+    back.add_argument("installation")
+    back.add_argument("data_type")
+    back.add_argument("--run-id", default="cli")
     status = commands.add_parser("status", help="every installation's migration status, read from its target")
     status.add_argument("--json", action="store_true", help="print the overview as JSON (as the dashboard's API)")
     fleet = commands.add_parser("fleet", help="cut-over readiness of every installation: may the source be decommissioned?")
@@ -41,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime.prepare_target(args.installation, [args.data_type])
         result = runtime.transfer(args.installation, args.data_type, args.run_id, budget_seconds=args.budget)
         print(json.dumps(result, default=str))
+    elif args.command == "reverse":
+        print(json.dumps(runtime.reverse_sync(args.installation, args.data_type, args.run_id), default=str))
     elif args.command == "fleet":
         from include.migration.fleet import fleet_csv, fleet_report
 

@@ -190,6 +190,8 @@ class InstallationSpec(_Frozen):
     retries: Annotated[int, Field(ge=0, le=10)] = 2
     reverse_sync: bool = False
     """Run ``reverse_<installation>`` hourly (the dual-write period); it can always be triggered by hand."""
+    reverse_batch_rows: Annotated[int, Field(ge=1, le=5_000)] = 1_000
+    """Rows and deletes per batch sent back to the remote (its remote-writes endpoint takes at most 5,000)."""
     retry_delay_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
     """The first retry's delay; later ones back off exponentially (at most 10 minutes)."""
 

@@ -10,9 +10,12 @@ duplicates), and keys the target no longer has (deleted, or soft-deleted) are
 deleted at the remote. Repaired chunks are compared again until equal.
 
 Comparing checksums rather than paging by ``(updated_at, key)`` also finds
-rows deleted in the target, which no ``updated_at`` scan can see; a pass that
-is killed simply starts again (nothing it sent is sent twice by the next pass,
-since equal rows no longer differ).
+rows deleted in the target, which no ``updated_at`` scan can see. The state
+table's ``reverse:<data type>`` row records each pass: IN_PROGRESS with the
+chunk of the last batch the remote committed, the rows and batches sent so far,
+then DONE, or FAILED with the error. A pass that is killed or runs out of its
+budget is taken up by the next one, which compares again: what the remote
+already committed is equal now and is not sent twice.
 """
 
 from __future__ import annotations
@@ -21,15 +24,18 @@ import dataclasses
 import datetime as dt
 import decimal
 import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from include.migration.checksum import wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError
+from include.migration.lease import LeaseLostError
 from include.migration.source.capabilities import REMOTE_WRITES
 from include.migration.source.client import RemoteClient
+from include.migration.state import StateStore, Status
 from include.migration.target.connection import TargetDatabase
 from include.migration.validation.chunks import Chunk
 from include.migration.validation.source_side import source_side
@@ -37,6 +43,7 @@ from include.migration.validation.target_side import TargetReader
 from include.migration.validation.validator import scan_both_sides
 
 BATCH_ROWS = 1_000
+log = logging.getLogger(__name__)
 
 
 class ReverseSyncError(FatalError):
@@ -50,6 +57,7 @@ class ReverseResult:
     installation: str
     data_type: str
     green: bool
+    done: bool
     rows_target: int
     rows_remote_before: int
     chunks: int
@@ -107,13 +115,53 @@ def reverse_sync_data_type(
     client: RemoteClient,
     capabilities: Sequence[str],
     db: TargetDatabase,
+    run_id: str | None = None,
+    budget_seconds: float | None = None,
     max_rounds: int = 3,
     batch_rows: int = BATCH_ROWS,
+    before_write: Callable[[], None] = lambda: None,
 ) -> ReverseResult:
-    """Send the target's differences back to the remote until every chunk is equal; see the module docs."""
+    """Send the target's differences back to the remote until every chunk is equal; see the module docs.
+
+    ``before_write`` runs before each batch and may raise to stop it (the caller's lease check). When
+    ``budget_seconds`` is spent the pass stops between batches (``done`` False); the next pass goes on.
+    """
     where = f"installation {installation_id!r}, data type {spec.name!r}"
     if REMOTE_WRITES not in capabilities:
         raise ReverseSyncError(f"{where}: the remote does not announce {REMOTE_WRITES!r}; it cannot take rows back")
+    state = StateStore(db)
+    state.start_reverse(spec.name, run_id)
+    try:
+        result = _reverse_pass(installation_id, spec, client, capabilities, db, state, budget_seconds, max_rounds,
+                               batch_rows, before_write)
+    except LeaseLostError:
+        raise  # another run syncs the data type now: the state row is its to write
+    except Exception as exc:
+        try:
+            state.finish_reverse(spec.name, run_id, Status.FAILED, f"{type(exc).__name__}: {exc}")
+        except Exception as unrecorded:  # noqa: BLE001 - a dead target must not hide the error that stopped the pass
+            log.error("%s: could not record the failed reverse sync: %s", where, unrecorded)
+        raise
+    if result.green:
+        state.finish_reverse(spec.name, run_id, Status.DONE)
+    elif result.done:
+        state.finish_reverse(spec.name, run_id, Status.FAILED,
+                             f"the remote still differs after {max_rounds} rounds: {result.mismatched_chunks[:20]}")
+    return result
+
+
+def _reverse_pass(
+    installation_id: str,
+    spec: DataTypeSpec,
+    client: RemoteClient,
+    capabilities: Sequence[str],
+    db: TargetDatabase,
+    state: StateStore,
+    budget_seconds: float | None,
+    max_rounds: int,
+    batch_rows: int,
+    before_write: Callable[[], None],
+) -> ReverseResult:
     started = time.monotonic()
     target = TargetReader(db, spec)
     remote = source_side(client, spec, installation_id, list(capabilities))
@@ -121,9 +169,13 @@ def reverse_sync_data_type(
     suspects = [i for i, (r, t) in enumerate(zip(remote_stats, target_stats)) if r != t]
     mismatched: list[Chunk] = [chunks[i] for i in suspects]
     sent = deleted = 0
+    out_of_budget = False
     for round_number in range(max_rounds + 1):
         still: list[Chunk] = []
         for chunk in mismatched:
+            if out_of_budget:
+                still.append(chunk)
+                continue
             remote_hashes, target_hashes = remote.hashes(chunk), target.hashes(chunk)
             to_send = sorted(k for k, h in target_hashes.items() if remote_hashes.get(k) != h)
             to_delete = sorted(k for k in remote_hashes if k not in target_hashes)
@@ -133,18 +185,26 @@ def reverse_sync_data_type(
             if round_number == max_rounds:
                 continue
             for start in range(0, max(len(to_send), len(to_delete)), batch_rows):
+                if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+                    out_of_budget = True
+                    break
                 rows = target_rows(db, spec, to_send[start : start + batch_rows])
                 gone = to_delete[start : start + batch_rows]
+                before_write()
                 answer = client.write_rows(spec.name, list(spec.column_names), rows, gone)
-                sent += int(answer["upserted"])
-                deleted += int(answer["deleted"])
+                upserted, removed = int(answer["upserted"]), int(answer["deleted"])
+                sent += upserted
+                deleted += removed
+                state.save_reverse_progress(spec.name, {"chunk": chunk.label(), "round": round_number + 1},
+                                            upserted + removed, 1)
         mismatched = still
-        if not mismatched:
+        if not mismatched or out_of_budget:
             break
     return ReverseResult(
         installation=installation_id,
         data_type=spec.name,
         green=not mismatched,
+        done=not out_of_budget,
         rows_target=sum(s.count for s in target_stats),
         rows_remote_before=sum(s.count for s in remote_stats),
         chunks=len(chunks),

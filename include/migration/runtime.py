@@ -333,9 +333,16 @@ def reverse_sync(installation_id: str, data_type: str, run_id: str | None, owner
     config, installation, profile = resolve(installation_id)
     spec = config.data_type(data_type)
     owner = owner or LeaseOwner.for_task(run_id, f"reverse_sync[{data_type}]")
-    with data_type_session(installation, profile, data_type, owner) as (db, _lease, client):
+    with data_type_session(installation, profile, data_type, owner) as (db, lease, client):
         result = reverse_sync_data_type(installation_id=installation_id, spec=spec, client=client,
-                                        capabilities=_capabilities(client.status()), db=db)
+                                        capabilities=_capabilities(client.status()), db=db, run_id=run_id,
+                                        budget_seconds=installation.transfer_budget_seconds, before_write=lease.check,
+                                        batch_rows=installation.reverse_batch_rows)
+    if not result.done:
+        log.warning("installation %s, data type %s: reverse sync spent its %.0f s budget after %d rows sent back; "
+                    "the next run goes on", installation_id, data_type, installation.transfer_budget_seconds,
+                    result.rows_sent)
+        return result.as_dict()
     log.info("installation %s, data type %s: reverse sync %s: %d rows sent back, %d keys deleted at the remote "
              "(%d chunks, %d differed, %.1fs)", installation_id, data_type, "GREEN" if result.green else "RED",
              result.rows_sent, result.keys_deleted, result.chunks, len(result.mismatched_chunks), result.seconds)

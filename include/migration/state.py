@@ -32,6 +32,11 @@ def data_type_job_id(data_type: str) -> str:
     return f"data_type:{data_type}"
 
 
+def reverse_job_id(data_type: str) -> str:
+    """The state row of a data type's reverse sync (its ``data_type`` column stays NULL: not a copy of the remote)."""
+    return f"reverse:{data_type}"
+
+
 def _internal_table(name: str, key: str, columns: list[tuple[str, str, bool]]) -> DataTypeSpec:
     return DataTypeSpec(
         name=name.strip("_"),
@@ -164,13 +169,31 @@ class StateStore:
         With ``lease`` (owner, holder) the checkpoint moves only while that holder still holds the data
         type's lease; returns False when it does not (another run took the data type over).
         """
+        return self._advance(data_type_job_id(data_type), checkpoint, rows, pages, lease)
+
+    def start_reverse(self, data_type: str, run_id: str | None) -> None:
+        """A reverse pass of ``data_type`` begins (its totals and last checkpoint kept, its last error cleared)."""
+        self._upsert(reverse_job_id(data_type), None, status=Status.IN_PROGRESS, run_id=run_id, last_error=None)
+
+    def save_reverse_progress(self, data_type: str, checkpoint: Any, rows: int, batches: int) -> None:
+        """After a batch the remote committed: the chunk it belongs to and the rows and batches sent so far."""
+        self._advance(reverse_job_id(data_type), checkpoint, rows, batches, None)
+
+    def finish_reverse(self, data_type: str, run_id: str | None, status: Status, error: str | None = None) -> None:
+        """DONE (the remote equals the target), IN_PROGRESS (budget spent, continued next run) or FAILED."""
+        fields: dict[str, Any] = {"status": status, "run_id": run_id, "last_error": error[:60_000] if error else None}
+        if status is Status.DONE:
+            fields["checkpoint"] = None
+        self._upsert(reverse_job_id(data_type), None, **fields)
+
+    def _advance(self, job_id: str, checkpoint: Any, rows: int, pages: int, lease: tuple[str, str] | None) -> bool:
         p, q = self._p, self._q
         fence = f" AND {q('lease_owner')} = {p} AND {q('lease_holder')} = {p}" if lease else ""
         changed = self.db.execute(
             f"UPDATE {self._table} SET {q('checkpoint')} = {p}, {q('rows_copied')} = {q('rows_copied')} + {p}, "
             f"{q('pages_copied')} = {q('pages_copied')} + {p}, {q('updated_at')} = {p} "
             f"WHERE {q('job_id')} = {p}{fence}",
-            (json.dumps(checkpoint), rows, pages, _now(), data_type_job_id(data_type), *(lease or ())),
+            (json.dumps(checkpoint), rows, pages, _now(), job_id, *(lease or ())),
         )
         return lease is None or changed > 0
 

@@ -23,7 +23,7 @@ from include.migration.source.client import RemoteClient, RetryPolicy
 from include.migration.transfer import run_transfer
 from include.migration.validation.validator import validate_data_type
 from tests.conftest import mariadb_connection, target_database_name
-from tests.faults.report import FAILED_CLEANLY, RECORDS, RECOVERED, CaseRecord
+from tests.faults.report import FAILED_CLEANLY, RECOVERED, CaseRecord, record_after
 from tests.support import source_rows, state_rows, target_rows
 
 # Fast backoff; a read timeout far above a healthy page's latency, so only injected slowness trips it.
@@ -91,6 +91,22 @@ def wait_for_rows_copied(installation_id: str, data_type: str, rows: int, timeou
         time.sleep(0.01)
 
 
+@dataclasses.dataclass(frozen=True)
+class RowComparison:
+    """Origin and copy compared key by key and value by value."""
+
+    lost: int
+    different: int
+
+
+def compare_rows(origin: list[tuple[Any, ...]], copy: list[tuple[Any, ...]], key_index: int) -> RowComparison:
+    """Keys of ``origin`` missing in ``copy``, and keys in both whose rows differ in any value."""
+    copied = {row[key_index]: row for row in copy}
+    lost = sum(1 for row in origin if row[key_index] not in copied)
+    different = sum(1 for row in origin if row[key_index] in copied and copied[row[key_index]] != row)
+    return RowComparison(lost, different)
+
+
 def _key_counts(installation_id: str, table: str, key: str) -> tuple[int, int]:
     conn = mariadb_connection(target_database_name(installation_id))
     try:
@@ -102,7 +118,7 @@ def _key_counts(installation_id: str, table: str, key: str) -> tuple[int, int]:
         conn.close()
 
 
-def _validate(installation_id: str, data_type: str) -> None:
+def assert_validation_green(installation_id: str, data_type: str) -> None:
     """The package's own validation must find the copy green with nothing to repair."""
     config, installation, profile = runtime.resolve(installation_id)
     spec = config.data_type(data_type)
@@ -135,28 +151,31 @@ def prove_recovered(
     outcome: str = RECOVERED,
     detail: str = "",
 ) -> CaseRecord:
-    """Assert the target equals the source for ``data_types`` and record the case; rows lost/duplicated must be 0."""
+    """Assert the target equals the source for ``data_types`` by value, then record the case."""
     config = runtime.resolve(installation_id)[0]
-    source_total = target_total = lost = duplicated = 0
-    mismatched = []
+    source_total = target_total = lost = duplicated = different = 0
+    unequal = []
     for name in data_types:
         spec = config.data_type(name)
         expected = source_rows(source_url, spec, installation_id)
         actual = target_rows(installation_id, spec)
         rows, distinct = _key_counts(installation_id, spec.target_table, spec.primary_key)
-        key = spec.key_index
+        counts = compare_rows(expected, actual, spec.key_index)
         source_total += len(expected)
         target_total += rows
-        lost += len({r[key] for r in expected} - {r[key] for r in actual})
+        lost += counts.lost
         duplicated += rows - distinct
-        if actual != expected:
-            mismatched.append(name)
-    record = CaseRecord(case, outcome, source_total, target_total, lost, duplicated, detail)
-    RECORDS.append(record)
-    assert (lost, duplicated, mismatched) == (0, 0, []), record
-    for name in data_types:
-        _validate(installation_id, name)
-    return record
+        different += counts.different
+        if actual != expected:  # also rows the origin never had
+            unequal.append(name)
+    record = CaseRecord(case, outcome, source_total, target_total, lost, duplicated, detail, different)
+
+    def assertions() -> None:
+        assert (lost, duplicated, different, unequal) == (0, 0, 0, []), record
+        for name in data_types:
+            assert_validation_green(installation_id, name)
+
+    return record_after(record, assertions)
 
 
 def assert_clean_error(

@@ -5,12 +5,15 @@ The proxy forwards every request to the real remote unless a scripted
 client sees (an error status, a slow answer, a connection reset mid-body, an
 edited page, ...). Data pages are numbered per data type by their cursor, in
 order of first appearance, so a rule can aim at "page 2 of users" and also
-hit the client's retries of that same page.
+hit the client's retries of that same page. Batches written back
+(``POST /data-migration/<type>/rows``) are numbered the same way by their
+body, and only rules with ``write=True`` match them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import http.client
 import json
 import socket
@@ -49,6 +52,12 @@ class Request:
     headers: dict[str, str]
     data_type: str | None
     page: int | None
+    method: str = "GET"
+    body: bytes = b""
+
+    @property
+    def write(self) -> bool:
+        return self.method != "GET"
 
 
 class Exchange:
@@ -113,10 +122,13 @@ class Rule:
     data_type: str | None = None
     page: int | None = None
     times: int | None = 1
+    write: bool = False
     hits: int = 0
 
     def matches(self, request: Request) -> bool:
         if self.times is not None and self.hits >= self.times:
+            return False
+        if self.data_type is not None and request.write != self.write:
             return False
         if self.data_type is not None and request.data_type != self.data_type:
             return False
@@ -131,12 +143,18 @@ class FaultProxy:
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
-        self._cursors: dict[str, list[tuple[tuple[str, str], ...]]] = {}
+        self._cursors: dict[str, list[Any]] = {}
         self.errors: list[BaseException] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+                proxy._handle(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                proxy._handle(self)
+
+            def do_PUT(self) -> None:  # noqa: N802
                 proxy._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
@@ -173,17 +191,27 @@ class FaultProxy:
     def _classify(self, handler: BaseHTTPRequestHandler) -> Request:
         parts = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        method = handler.command
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
         data_type = page = None
         rest = parts.path[len(DATA_PREFIX):] if parts.path.startswith(DATA_PREFIX) else ""
         name = rest.rstrip("/")
-        if name and "/" not in name and name != "status":
+        if method == "POST" and name.endswith("/rows") and name.count("/") == 1:
+            data_type = name.split("/")[0]
+            page = self._number(f"write:{data_type}", hashlib.sha256(body).hexdigest())
+        elif name and "/" not in name and name != "status":
             data_type = name
             cursor = tuple(sorted((k, v) for k, v in query.items() if k in ("after", "afterUpdatedAt")))
-            seen = self._cursors.setdefault(data_type, [])
-            if cursor not in seen:
-                seen.append(cursor)
-            page = seen.index(cursor) + 1
-        return Request(parts.path, query, dict(handler.headers.items()), data_type, page)
+            page = self._number(data_type, cursor)
+        return Request(parts.path, query, dict(handler.headers.items()), data_type, page, method, body)
+
+    def _number(self, series: str, identity: Any) -> int:
+        """The position of ``identity`` among the requests of ``series`` (a retry keeps its number)."""
+        seen = self._cursors.setdefault(series, [])
+        if identity not in seen:
+            seen.append(identity)
+        return seen.index(identity) + 1
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:
@@ -208,7 +236,7 @@ class FaultProxy:
         target = request.path + ("?" + urlencode(request.query) if request.query else "")
         conn = http.client.HTTPConnection(*self._upstream, timeout=_UPSTREAM_TIMEOUT)
         try:
-            conn.request("GET", target, headers=headers)
+            conn.request(request.method, target, body=request.body or None, headers=headers)
             response = conn.getresponse()
             return Upstream(response.status, dict(response.getheaders()), response.read())
         finally:
@@ -231,6 +259,21 @@ class Status(Fault):
 
     def __repr__(self) -> str:
         return f"Status({self.status})"
+
+
+@dataclasses.dataclass(repr=False)
+class AnswerLost(Fault):
+    """Forward (the remote does the work, a write commits), then answer ``status`` instead: the answer is lost."""
+
+    status: int = 503
+
+    def respond(self, exchange: Exchange) -> None:
+        upstream = exchange.upstream()
+        assert upstream.status == 200, upstream.body[:500]
+        exchange.send(self.status, b'{"detail": "injected failure after the remote answered"}')
+
+    def __repr__(self) -> str:
+        return f"AnswerLost({self.status})"
 
 
 @dataclasses.dataclass(repr=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -10,6 +11,7 @@ from tests.conftest import ROOT
 REPORT_PATH = ROOT / ".test-artifacts" / "fault-report.md"
 RECOVERED = "recovered"
 FAILED_CLEANLY = "failed cleanly"
+FAILED = "FAILED"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,11 +25,25 @@ class CaseRecord:
     rows_lost: int
     rows_duplicated: int
     detail: str = ""
+    rows_different: int = 0
+    """Keys on both sides whose rows differ in some value (compared value by value, not by hash)."""
 
 
 RECORDS: list[CaseRecord] = []
 
-_COLUMNS = ("case", "outcome", "rows at source", "rows in target", "rows lost", "rows duplicated", "detail")
+
+def record_after(record: CaseRecord, assertions: Callable[[], None]) -> CaseRecord:
+    """Run the case's last assertions, then record it: as it ended when they pass, as FAILED when one does not."""
+    try:
+        assertions()
+    except BaseException:
+        RECORDS.append(dataclasses.replace(record, outcome=FAILED))
+        raise
+    RECORDS.append(record)
+    return record
+
+_COLUMNS = ("case", "outcome", "rows at source", "rows in target", "rows lost", "rows duplicated", "rows different",
+            "detail")
 
 
 def render(records: list[CaseRecord]) -> str:
@@ -35,18 +51,23 @@ def render(records: list[CaseRecord]) -> str:
     lines = [
         "# Fault report",
         "",
-        "Every case ends recovered (the target equals the source) or failed cleanly (a clear error, then a",
-        "re-run without the fault recovers). Rows are counted after recovery.",
+        "Every case ends recovered (the copy equals its origin) or failed cleanly (a clear error, then a",
+        "re-run without the fault recovers). Rows are compared value by value after recovery, independently of",
+        "the package's hashing, and a case is recorded only once its assertions passed. Reverse-sync cases",
+        "(\"reverse:\") count the other way round: the target is the origin, the remote the copy.",
         "",
         "| " + " | ".join(_COLUMNS) + " |",
-        "|" + "|".join("---" if i < 2 or i == 6 else "---:" for i in range(len(_COLUMNS))) + "|",
+        "|" + "|".join("---" if i < 2 or i == len(_COLUMNS) - 1 else "---:" for i in range(len(_COLUMNS))) + "|",
     ]
     for r in records:
-        cells = (r.case, r.outcome, r.rows_source, r.rows_target, r.rows_lost, r.rows_duplicated, r.detail)
+        cells = (r.case, r.outcome, r.rows_source, r.rows_target, r.rows_lost, r.rows_duplicated, r.rows_different,
+                 r.detail)
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lost = sum(r.rows_lost for r in records)
     duplicated = sum(r.rows_duplicated for r in records)
-    lines += ["", f"{len(records)} cases; {lost} rows lost, {duplicated} rows duplicated in total."]
+    different = sum(r.rows_different for r in records)
+    lines += ["", f"{len(records)} cases; {lost} rows lost, {duplicated} rows duplicated, {different} rows different "
+              "in total."]
     return "\n".join(lines) + "\n"
 
 
