@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from include.migration.config import ColumnSpec
-from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect
+from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect, dialect_for_server
 from include.migration.target.profiles import TargetProfile
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class MySqlTarget:
         version, sql_mode = self.query("SELECT VERSION(), @@SESSION.sql_mode")[0]
         self.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
         self.is_mariadb = "mariadb" in str(version).lower()
+        self.dialect = dialect_for_server(str(version))
         if profile.statement_timeout_seconds:
             if self.is_mariadb:
                 self.execute(f"SET SESSION max_statement_time = {float(profile.statement_timeout_seconds):.3f}")

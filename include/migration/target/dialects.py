@@ -8,6 +8,7 @@ connection (``MySqlTarget``, ``arrow_render``).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 from include.migration.config import ColumnSpec, ColumnType
@@ -37,14 +38,29 @@ _SQLITE_TYPES = {
 }
 
 
+# The name a row-alias upsert gives the incoming row (MySQL 8.0.19+): unlikely as a table name, never a column's.
+ROW_ALIAS = "_incoming"
+
+
 @dataclasses.dataclass(frozen=True)
 class Dialect:
-    """Renders DDL and upsert statements for one engine family."""
+    """Renders DDL and upsert statements for one engine family (and, for MySQL's family, one server kind)."""
 
     name: str
     placeholder: str
     quote_char: str
     table_suffix: str
+    server: str = ""
+    """Which server of the family: ``mariadb``, ``mysql8`` (8.0.19+), ``mysql`` (older) or ``tidb``."""
+    row_alias_upsert: bool = False
+    """``INSERT ... AS _incoming ON DUPLICATE KEY UPDATE c = _incoming.c`` instead of the deprecated ``VALUES(c)``."""
+    key_collation: str | None = None
+    """A binary NO PAD collation for varchar key columns (``'a'`` and ``'a '`` are different keys), where one exists."""
+
+    @property
+    def pads_keys(self) -> bool:
+        """Whether varchar keys that differ only by trailing spaces are the same key on this server."""
+        return self.name != "sqlite" and self.key_collation is None
 
     def quote(self, name: str) -> str:
         return quote_identifier(name, self.quote_char)
@@ -58,12 +74,13 @@ class Dialect:
             return f"DECIMAL({kind.precision},{kind.scale})"
         return _MYSQL_TYPES[kind.base]
 
-    def column_definition(self, column: ColumnSpec) -> str:
+    def column_definition(self, column: ColumnSpec, key: bool = False) -> str:
         null = "NULL" if column.nullable else "NOT NULL"
-        return f"{self.quote(column.name)} {self.column_type(column.type)} {null}"
+        collate = f" COLLATE {self.key_collation}" if key and self.key_collation and column.type.base == "varchar" else ""
+        return f"{self.quote(column.name)} {self.column_type(column.type)}{collate} {null}"
 
     def create_table(self, table: str, columns: Sequence[ColumnSpec], primary_key: str) -> str:
-        parts = [self.column_definition(c) for c in columns]
+        parts = [self.column_definition(c, key=c.name == primary_key) for c in columns]
         parts.append(f"PRIMARY KEY ({self.quote(primary_key)})")
         body = ",\n  ".join(parts)
         return f"CREATE TABLE IF NOT EXISTS {self.quote(table)} (\n  {body}\n){self.table_suffix}"
@@ -84,9 +101,13 @@ class Dialect:
             parts = [f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates]
             parts += [f"{self.quote(c)} = NULL" for c in clear]
             return f" ON CONFLICT ({self.quote(primary_key)}) DO UPDATE SET {', '.join(parts)}"
-        # Portable across TiDB, MySQL 8 and MariaDB (no `AS new` row alias).
-        parts = [f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates]
-        parts += [f"{self.quote(c)} = NULL" for c in clear]
+        parts = [f"{self.quote(c)} = NULL" for c in clear]
+        if self.row_alias_upsert:
+            alias = self.quote(ROW_ALIAS)
+            parts = [f"{self.quote(c)} = {alias}.{self.quote(c)}" for c in updates] + parts
+            return f" AS {alias} ON DUPLICATE KEY UPDATE {', '.join(parts)}"
+        # MariaDB and TiDB have no row alias; VALUES() is theirs (deprecated only in MySQL 8.0.20+).
+        parts = [f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates] + parts
         return f" ON DUPLICATE KEY UPDATE {', '.join(parts)}"
 
     def insert_if_absent(self, table: str, columns: Sequence[str], primary_key: str) -> str:
@@ -107,6 +128,27 @@ MYSQL_DIALECT = Dialect(
     placeholder="%s",
     quote_char="`",
     table_suffix=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    server="mysql",
 )
-SQLITE_DIALECT = Dialect(name="sqlite", placeholder="?", quote_char='"', table_suffix="")
+"""MySQL before 8.0.19, and what renders SQL before a server is known (benchmarks, plans)."""
+MARIADB_DIALECT = dataclasses.replace(MYSQL_DIALECT, server="mariadb", key_collation="utf8mb4_nopad_bin")
+MYSQL8_DIALECT = dataclasses.replace(
+    MYSQL_DIALECT, server="mysql8", row_alias_upsert=True, key_collation="utf8mb4_0900_bin"
+)
+# TiDB's utf8mb4_bin pads with spaces and it has no binary NO PAD collation: keys with trailing spaces are refused.
+TIDB_DIALECT = dataclasses.replace(MYSQL_DIALECT, server="tidb")
+SQLITE_DIALECT = Dialect(name="sqlite", placeholder="?", quote_char='"', table_suffix="", server="sqlite")
 DIALECTS = {d.name: d for d in (MYSQL_DIALECT, SQLITE_DIALECT)}
+
+
+def dialect_for_server(version: str) -> Dialect:
+    """The MySQL-family dialect for a server's ``SELECT VERSION()`` (``10.11.6-MariaDB``, ``8.4.3``, ``8.0.11-TiDB-v7.5.1``)."""
+    lowered = version.lower()
+    if "tidb" in lowered:
+        return TIDB_DIALECT
+    if "mariadb" in lowered:
+        return MARIADB_DIALECT
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if found and tuple(int(p) for p in found.groups()) >= (8, 0, 19):
+        return MYSQL8_DIALECT
+    return MYSQL_DIALECT

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from include.migration.conversion import conversion_error
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError, RetryableError
 from include.migration.target.connection import TargetDatabase
@@ -107,6 +108,9 @@ class UpsertWriter:
         self.query_budget = QueryTimeBudget(budget)
         self.stats = WriteStats()
         self._fixed_bytes = len(self._prefix.encode()) + len(self._suffix.encode())
+        key_column = data_type.columns[data_type.key_index]
+        # Without a NO PAD collation the server compares 'a' and 'a ' equal: one row would overwrite the other.
+        self._check_padded_keys = key_column.type.base == "varchar" and dialect.pads_keys
 
     def write(self, batch: Sequence[Sequence[Any]] | pa.Table) -> int:
         """Upsert converted rows (tuples in configured column order, or an Arrow table); returns rows written."""
@@ -130,6 +134,8 @@ class UpsertWriter:
             def key_at(index: int) -> Any:
                 return rows[index][key_index]
 
+        if self._check_padded_keys:
+            self._refuse_padded_keys(batch)
         statements: list[_Statement] = []
 
         def cut(start: int, stop: int, size: int) -> None:
@@ -155,6 +161,24 @@ class UpsertWriter:
         if len(sizes) > start:
             cut(start, len(sizes), size)
         return PreparedWrite(statements)
+
+    def _refuse_padded_keys(self, batch: Sequence[Sequence[Any]] | pa.Table) -> None:
+        key_index = self.data_type.key_index
+        if hasattr(batch, "num_rows"):
+            import pyarrow.compute as pc
+
+            padded = pc.ends_with(batch.column(key_index), " ").to_pylist()
+            index = next((i for i, flag in enumerate(padded) if flag), None)
+            key = None if index is None else batch.column(key_index)[index].as_py()
+        else:
+            key = next((row[key_index] for row in batch if str(row[key_index]).endswith(" ")), None)
+        if key is not None:
+            column = self.data_type.columns[key_index]
+            raise conversion_error(
+                self.installation_id, self.data_type, key, column, key,
+                f"a key with trailing spaces cannot be stored apart from the same key without them: this "
+                f"{self.db.dialect.server} target has no binary NO PAD collation",
+            )
 
     def send(self, prepared: PreparedWrite) -> int:
         """Run the statements of :meth:`prepare` in order; returns rows written."""
