@@ -1,7 +1,9 @@
 """Idempotent, backward-compatible DDL for an installation's target, tracked like a migration runner.
 
 Tables are created when missing and columns added when the configuration
-gained some; nothing is ever dropped or narrowed. Each applied step is recorded
+gained some; nothing is ever dropped or narrowed. A table that exists already
+is checked first (``target/table_check.py``): one that cannot hold the data
+type as configured stops the migration before anything is copied. Each applied step is recorded
 in ``_migration_schema`` with its DDL, so an operator can see what ran and when.
 A failed step is simply retried on the next run: every step checks the live
 schema first.
@@ -20,6 +22,7 @@ from include.migration.state import STATE_TABLE_SPEC
 from include.migration.validation.records import VALIDATION_TABLE_SPEC
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
+from include.migration.target.table_check import check_existing_table
 from include.migration.target.throttle import RateLimiter
 
 SCHEMA_TABLE = "_migration_schema"
@@ -94,6 +97,8 @@ def prepare_schema(
 ) -> list[str]:
     """Apply the missing DDL; returns the ids of the steps applied now (empty when up to date)."""
     check_quotas(db, data_types, profile, installation_id)
+    for spec in data_types:
+        check_existing_table(db, spec, target_columns(spec), installation_id)
     ddl_rate = profile.max_ddl_per_minute / 60.0 if profile.max_ddl_per_minute else None
     limiter = RateLimiter(ddl_rate)
     if db.existing_columns(SCHEMA_TABLE) is None:

@@ -33,7 +33,7 @@ from include.migration.target.profiles import get_profile
 from include.migration.target.writer import UpsertWriter
 from include.migration.transfer import run_transfer
 from include.migration.validation.validator import validate_data_type
-from tests.conftest import DB_PREFIX, MARIADB, fresh_postgres_database, mariadb_connection
+from tests.conftest import DB_PREFIX, fresh_postgres_database
 
 INSTALLATION = "keys"
 DATABASE = f"{DB_PREFIX}_string_keys"
@@ -76,15 +76,6 @@ def remote_url() -> Iterator[tuple[str, str, str]]:
         yield server.base_url, token, url
 
 
-@pytest.fixture
-def target() -> Iterator[MySqlTarget]:
-    admin = mariadb_connection()
-    admin.query(f"DROP DATABASE IF EXISTS `{DATABASE}`")
-    admin.query(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
-    admin.close()
-    db = MySqlTarget(MySQLdb.connect(**MARIADB, db=DATABASE, charset="utf8mb4"), get_profile("mysql"))
-    yield db
-    db.close()
 
 
 def _client(remote_url: tuple[str, str, str]) -> RemoteClient:
