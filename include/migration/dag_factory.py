@@ -27,7 +27,7 @@ VALIDATE_TIMEOUT = dt.timedelta(minutes=30)
 # The convergence sensor must give up well before the next hourly run.
 CONVERGE_TIMEOUT = dt.timedelta(minutes=10)
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-MAX_PARALLEL_TRANSFERS = 3
+MAX_PARALLEL_TRANSFERS = runtime.MAX_PARALLEL_TASKS
 # Worker slots shared by every installation's transfer and validate tasks (created from
 # airflow_settings.yaml by `make settings`); per installation, at most MAX_PARALLEL_TRANSFERS.
 TRANSFER_POOL = "migration_transfers"
@@ -93,7 +93,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
     """The DAG of one installation."""
     installation_id = installation.id
     dag_id = dag_id_for(installation_id)
-    parallel = min(MAX_PARALLEL_TRANSFERS, max(1, len(config.data_types_for(installation))))
+    parallel = runtime.parallel_tasks(config, installation)
     with DAG(
         dag_id=dag_id,
         schedule="@hourly",
@@ -161,7 +161,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
             context["data_type_name"] = data_type  # type: ignore[typeddict-unknown-key]
             with guarded(installation_id, "transfer", data_type, _try_number(context)):
                 return runtime.transfer(
-                    installation_id, data_type, context["run_id"], rate_share=parallel,
+                    installation_id, data_type, context["run_id"],
                     owner=_lease_owner(context, f"transfer[{data_type}]"),
                     final_check=bool(context["params"].get("final_check")),
                 )

@@ -41,14 +41,31 @@ def resolve(installation_id: str, config: MigrationConfig | None = None) -> tupl
     return config, installation, get_profile(installation.target_profile, installation.profile_overrides)
 
 
+MAX_PARALLEL_TASKS = 3
+"""Per installation and run, at most this many per-data-type tasks (transfer, validate, reverse) run at once."""
+
+
+def parallel_tasks(config: MigrationConfig, installation: InstallationSpec) -> int:
+    """How many of the installation's per-data-type tasks may run at once: each connection's share of the target."""
+    return min(MAX_PARALLEL_TASKS, max(1, len(config.data_types_for(installation))))
+
+
 @contextlib.contextmanager
 def target_database(installation: InstallationSpec, profile: TargetProfile) -> Iterator[TargetDatabase]:
-    """An open connection to the installation's target, closed afterwards."""
-    db = open_target(installation.target_conn_id, profile)
+    """An open connection to the installation's target, closed afterwards.
+
+    It keeps to its share of the profile's statement rate and query-time budget (``target/gate.py``): the
+    installation's parallel tasks together stay within the profile.
+    """
+    db = open_target(installation.target_conn_id, profile, share=_share(installation))
     try:
         yield db
     finally:
         db.close()
+
+
+def _share(installation: InstallationSpec) -> int:
+    return parallel_tasks(load_config(), installation)
 
 
 def data_type_lease(
@@ -61,7 +78,7 @@ def data_type_lease(
         job_id=data_type_job_id(data_type),
         owner=owner,
         db=db,
-        connect=lambda: open_target(installation.target_conn_id, profile),
+        connect=lambda: open_target(installation.target_conn_id, profile, share=_share(installation)),
         wait_seconds=installation.lease_wait_seconds,
     )
 
@@ -245,7 +262,6 @@ def transfer(
     run_id: str | None,
     *,
     budget_seconds: float | None = None,
-    rate_share: int = 1,
     owner: LeaseOwner | None = None,
     final_check: bool = False,
 ) -> dict[str, Any]:
@@ -271,7 +287,6 @@ def transfer(
             profile=profile,
             run_id=run_id,
             budget_seconds=budget,
-            rate_share=rate_share,
             lease=lease,
         )
     return {**result.as_dict(), "lease_waited_seconds": round(lease.waited_seconds, 1)}

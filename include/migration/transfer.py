@@ -64,7 +64,6 @@ def run_transfer(
     profile: TargetProfile,
     run_id: str | None,
     budget_seconds: float,
-    rate_share: int = 1,
     lease: DataTypeLease | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> TransferResult:
@@ -81,7 +80,7 @@ def run_transfer(
     paginator = KeysetPaginator(
         installation.id, data_type.name, cursor=mode.from_checkpoint(row.checkpoint), max_pages=data_type.max_pages_per_pass
     )
-    writer = UpsertWriter(db, data_type, profile, installation_id=installation.id, rate_share=rate_share)
+    writer = UpsertWriter(db, data_type, profile, installation_id=installation.id)
     page_format = resolve_page_format(data_type, client)
     convert = _page_converter(installation.id, data_type, page_format)
     # Checkpoints are logged in their wire form, as the state table stores them and set_checkpoints takes them.
@@ -115,7 +114,6 @@ def run_transfer(
                     if lease is not None:
                         lease.check()
                     writer.send(prepared)
-                    writer.throttled()  # the checkpoint UPDATE counts against the profile's DML rate too
                     _save_checkpoint(
                         state, installation.id, data_type.name, mode.to_checkpoint(cursor), len(row_cursors), lease
                     )

@@ -17,9 +17,9 @@ from include.migration.dag_factory import TRANSFER_POOL, build_dags, dag_id_for
 from include.migration.preflight import run_preflight
 from include.migration.schema import QuotaError
 from include.migration.source.client import RemoteClient
-from include.migration.target.connection import SqliteTarget, open_target
+from include.migration.target.connection import open_target
+from include.migration.target.gate import QueryGate
 from include.migration.target.profiles import get_profile
-from include.migration.target.writer import UpsertWriter
 from tests.conftest import ROOT, ROWS_PER_TYPE
 from tests.support import state_rows, target_rows
 
@@ -87,10 +87,12 @@ def test_transfers_use_the_pool_and_share_the_statement_rate(config):
     settings = __import__("yaml").safe_load((ROOT / "airflow_settings.yaml").read_text())
     assert TRANSFER_POOL in {p["pool_name"] for p in settings["airflow"]["pools"]}
     profile = get_profile("forge_sql")
-    db = SqliteTarget(":memory:", profile)
-    writers = [UpsertWriter(db, config.data_type(n), profile, installation_id="acme", rate_share=3) for n in ("users", "issues", "comments")]
-    assert sum(w.rate_limiter.rate for w in writers) == pytest.approx(150.0)
-    assert sum(w.query_budget.seconds_per_minute for w in writers) == pytest.approx(62.5)
+    share = runtime.parallel_tasks(config, config.installation("acme"))
+    assert share == 3
+    # Each task's connection paces every statement it sends (writes, checkpoints, reads) within its share.
+    gates = [QueryGate(profile, share) for _ in range(share)]
+    assert sum(g.rate_limiter.rate for g in gates) == pytest.approx(150.0)
+    assert sum(g.query_budget.seconds_per_minute for g in gates) == pytest.approx(62.5)
 
 
 def test_settings_file_loads_into_plain_airflow(airflow_db):

@@ -290,7 +290,7 @@ def transfer(args: argparse.Namespace) -> dict[str, Any]:
     setup = MySqlTarget.from_conn_id(installation.target_conn_id, get_profile("mysql"))
     prepare_schema(setup, data_types, get_profile("mysql"), installation.id)
     setup.close()
-    inner = MySqlTarget.from_conn_id(installation.target_conn_id, profile)
+    inner = MySqlTarget.from_conn_id(installation.target_conn_id, profile, args.rate_share)
     db = CountingTarget(inner)
     per_type: dict[str, Any] = {}
     http_bytes = requests = 0
@@ -312,7 +312,6 @@ def transfer(args: argparse.Namespace) -> dict[str, Any]:
             profile=profile,
             run_id="bench",
             budget_seconds=args.budget,
-            rate_share=args.rate_share,
         )
         seconds = watch.seconds()
         client.close()

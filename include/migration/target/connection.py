@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from include.migration.config import ColumnSpec
 from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect, dialect_for_server
+from include.migration.target.gate import QueryGate, row_bytes
 from include.migration.target.profiles import TargetProfile
 
 if TYPE_CHECKING:
@@ -100,8 +101,11 @@ class MySqlTarget:
 
     dialect = MYSQL_DIALECT
 
-    def __init__(self, connection: Any, profile: TargetProfile) -> None:
+    def __init__(self, connection: Any, profile: TargetProfile, share: int = 1) -> None:
         self._conn = connection
+        self.profile = profile
+        self.gate = QueryGate(profile, share)
+        self._select_prefix = ""
         self._conn.autocommit(True)
         self._conn.set_character_set("utf8mb4")
         self.last_statement_bytes = 0
@@ -113,50 +117,65 @@ class MySqlTarget:
         self.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
         self.is_mariadb = "mariadb" in str(version).lower()
         self.dialect = dialect_for_server(str(version))
-        if profile.statement_timeout_seconds:
-            if self.is_mariadb:
+        select_timeout = profile.select_timeout_seconds or profile.statement_timeout_seconds
+        if self.is_mariadb:
+            if profile.statement_timeout_seconds:
                 self.execute(f"SET SESSION max_statement_time = {float(profile.statement_timeout_seconds):.3f}")
-            else:  # MySQL / TiDB: applies to SELECT only
-                self.execute(f"SET SESSION max_execution_time = {int(profile.statement_timeout_seconds * 1000)}")
+            if profile.select_timeout_seconds:
+                self._select_prefix = f"SET STATEMENT max_statement_time = {float(select_timeout):.3f} FOR "
+        elif select_timeout:  # MySQL / TiDB: a session limit for SELECT only; the server bounds DML itself
+            self.execute(f"SET SESSION max_execution_time = {int(select_timeout * 1000)}")
 
     @classmethod
-    def from_conn_id(cls, conn_id: str, profile: TargetProfile) -> MySqlTarget:
+    def from_conn_id(cls, conn_id: str, profile: TargetProfile, share: int = 1) -> MySqlTarget:
         from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-        return cls(MySqlHook(mysql_conn_id=conn_id).get_conn(), profile)
+        return cls(MySqlHook(mysql_conn_id=conn_id).get_conn(), profile, share)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._cursor() as cursor:
+        with self.gate.statement(sql), self._cursor() as cursor:
             count = cursor.execute(sql, tuple(params) if params else None)
             self._record(cursor)
             return int(count or 0)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._cursor() as cursor:
+        sql = self._bounded(sql)
+        with self.gate.statement(sql) as slot, self._cursor() as cursor:
             cursor.execute(sql, tuple(params) if params else None)
             self._record(cursor)
-            return list(cursor.fetchall())
+            rows = list(cursor.fetchall())
+            slot.response_bytes = sum(row_bytes(r) for r in rows)
+            return rows
+
+    def _bounded(self, sql: Any) -> Any:
+        """A SELECT with the profile's SELECT timeout (MariaDB: per statement; others: set for the session)."""
+        if self._select_prefix and isinstance(sql, str) and sql.lstrip()[:6].upper() == "SELECT":
+            return self._select_prefix + sql
+        return sql
 
     def stream(
         self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000, *, text_values: bool = False
     ) -> Iterator[tuple[Any, ...]]:
         import MySQLdb.cursors
 
+        sql = self._bounded(sql)
         cursor = self._conn.cursor(MySQLdb.cursors.SSCursor)
         try:
-            if text_values:
-                # The result takes its converters from the connection when the query runs.
-                converters = self._conn.converter
-                saved = {t: converters.pop(t) for t in _TEXT_VALUE_TYPES if t in converters}
-                try:
+            with self.gate.statement(sql) as slot:
+                if text_values:
+                    # The result takes its converters from the connection when the query runs.
+                    converters = self._conn.converter
+                    saved = {t: converters.pop(t) for t in _TEXT_VALUE_TYPES if t in converters}
+                    try:
+                        cursor.execute(sql, tuple(params) if params else None)
+                    finally:
+                        converters.update(saved)
+                else:
                     cursor.execute(sql, tuple(params) if params else None)
-                finally:
-                    converters.update(saved)
-            else:
-                cursor.execute(sql, tuple(params) if params else None)
-            self._record(cursor)
-            while batch := cursor.fetchmany(batch_size):
-                yield from batch
+                self._record(cursor)
+                while batch := cursor.fetchmany(batch_size):
+                    slot.response_bytes += sum(row_bytes(r) for r in batch)
+                    yield from batch
         finally:
             cursor.close()
 
@@ -189,7 +208,7 @@ class MySqlTarget:
     def execute_values(self, prefix: str, rendered: bytes | Sequence[bytes], width: int, suffix: str) -> int:
         body = rendered if isinstance(rendered, bytes) else b",".join(rendered)
         statement = prefix.encode() + body + suffix.encode()
-        with self._cursor() as cursor:
+        with self.gate.statement(statement), self._cursor() as cursor:
             count = cursor.execute(statement)
             self._record(cursor)
             return int(count or 0)
@@ -300,7 +319,7 @@ class SqliteTarget:
         self.statements_sent = 0
 
     @classmethod
-    def from_conn_id(cls, conn_id: str, profile: TargetProfile) -> SqliteTarget:
+    def from_conn_id(cls, conn_id: str, profile: TargetProfile, share: int = 1) -> SqliteTarget:
         from airflow.sdk import BaseHook
 
         connection = BaseHook.get_connection(conn_id)
@@ -363,14 +382,18 @@ class SqliteTarget:
         self.statements_sent += 1
 
 
-def open_target(conn_id: str, profile: TargetProfile, *, attempts: int = 3) -> TargetDatabase:
-    """Connect to the target named by an Airflow connection, per the profile's dialect."""
+def open_target(conn_id: str, profile: TargetProfile, *, share: int = 1, attempts: int = 3) -> TargetDatabase:
+    """Connect to the target named by an Airflow connection, per the profile's dialect.
+
+    ``share``: how many of the installation's tasks may use the target at once; this connection keeps to
+    its part of the profile's statement rate and query-time budget (see ``gate.py``).
+    """
     factory = SqliteTarget if profile.dialect == "sqlite" else MySqlTarget
     from include.migration.failures import TARGET_PERMANENT, mysql_error_code
 
     for attempt in range(1, attempts + 1):
         try:
-            return factory.from_conn_id(conn_id, profile)
+            return factory.from_conn_id(conn_id, profile, share)
         except Exception as exc:
             if attempt == attempts or mysql_error_code(exc) in TARGET_PERMANENT:
                 raise

@@ -30,6 +30,11 @@ class TargetProfile:
     max_statements_per_second: float | None = None
     max_ddl_per_minute: float | None = None
     statement_timeout_seconds: float | None = None
+    """The longest a statement may run (Forge SQL: 10 s for DML); the server stops it beyond."""
+    select_timeout_seconds: float | None = None
+    """The longest a SELECT may run (Forge SQL: 5 s)."""
+    max_response_bytes: int | None = None
+    """The largest answer a query may return (Forge SQL: 4 MiB); validation reads in key ranges sized below it."""
     query_seconds_per_minute: float | None = None
     max_row_bytes: int | None = None
     max_tables: int | None = None
@@ -53,6 +58,8 @@ FORGE_SQL = TargetProfile(
     max_statements_per_second=150.0,
     max_ddl_per_minute=25.0,
     statement_timeout_seconds=10.0,
+    select_timeout_seconds=5.0,
+    max_response_bytes=4 * MIB,
     query_seconds_per_minute=62.5,
     max_row_bytes=6 * MIB,
     max_tables=200,

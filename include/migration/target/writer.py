@@ -19,7 +19,6 @@ from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError, RetryableError
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
-from include.migration.target.throttle import QueryTimeBudget, RateLimiter
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -84,7 +83,6 @@ class UpsertWriter:
         profile: TargetProfile,
         *,
         installation_id: str,
-        rate_share: int = 1,
     ) -> None:
         self.db = db
         self.data_type = data_type
@@ -101,11 +99,6 @@ class UpsertWriter:
         else:
             self.max_statement_bytes = min(db.max_packet_bytes() - _PACKET_SLACK, profile.statement_bytes_cap)
         self.max_rows = max(1, min(profile.max_rows_per_statement, profile.max_bind_parameters // self._width))
-        share = max(rate_share, 1)
-        rate = profile.max_statements_per_second / share if profile.max_statements_per_second else None
-        budget = profile.query_seconds_per_minute / share if profile.query_seconds_per_minute else None
-        self.rate_limiter = RateLimiter(rate)
-        self.query_budget = QueryTimeBudget(budget)
         self.stats = WriteStats()
         self._fixed_bytes = len(self._prefix.encode()) + len(self._suffix.encode())
         key_column = data_type.columns[data_type.key_index]
@@ -186,13 +179,7 @@ class UpsertWriter:
             self._send(statement)
         return prepared.rows
 
-    def throttled(self) -> None:
-        """Wait for a slot in the profile's statement rate and query budget (for other statements too)."""
-        self.rate_limiter.acquire()
-        self.query_budget.wait()
-
     def _send(self, statement: _Statement) -> None:
-        self.throttled()
         began = time.monotonic()
         try:
             self.db.execute_values(self._prefix, statement.part, self._width, self._suffix)
@@ -211,7 +198,6 @@ class UpsertWriter:
                 "then re-run: the checkpoint has not moved past these rows"
             ) from exc
         elapsed = time.monotonic() - began
-        self.query_budget.record(elapsed)
         sent = self.db.last_statement_bytes or statement.size
         stats = self.stats
         stats.rows += statement.rows

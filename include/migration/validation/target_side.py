@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from include.migration.checksum import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.target.connection import TargetDatabase
+from include.migration.target.gate import row_bytes
 from include.migration.validation.chunks import Chunk, ChunkBuilder
 
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 # Rows hashed together, a column at a time (see arrow_hashing).
 _HASH_BATCH_ROWS = 2000
+# The most rows one bounded read asks for (a profile with a response limit reads in key ranges).
+_MAX_RANGE_ROWS = 50_000
 
 
 class TargetReader:
@@ -44,6 +47,13 @@ class TargetReader:
             self._columns = ", ".join((self._key, *self._hashing.expressions))
 
     def _rows(self, chunk: Chunk | None) -> Iterator[tuple[Any, ...]]:
+        response_limit = getattr(getattr(self.db, "profile", None), "max_response_bytes", None)
+        if response_limit:
+            return self._ranged_rows(chunk, response_limit // 2)
+        sql, params = self._select(chunk)
+        return self.db.stream(sql, params, text_values=True)
+
+    def _select(self, chunk: Chunk | None, limit: int | None = None) -> tuple[str, list[Any]]:
         conditions, params = [], []
         if self._live:
             conditions.append(self._live)
@@ -54,8 +64,42 @@ class TargetReader:
             conditions.append(f"{self._key} <= {self.db.dialect.placeholder}")
             params.append(chunk.up_to)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT {self._columns} FROM {self._table}{where} ORDER BY {self._key}"
-        return self.db.stream(sql, params, text_values=True)
+        bound = f" LIMIT {int(limit)}" if limit is not None else ""
+        return f"SELECT {self._columns} FROM {self._table}{where} ORDER BY {self._key}{bound}", params
+
+    def _ranged_rows(self, chunk: Chunk | None, target_bytes: int) -> Iterator[tuple[Any, ...]]:
+        """The rows in key ranges of a bounded number of rows, each answer well under the profile's response limit.
+
+        The first read is sized from the declared column widths, later ones from the widest row seen so far.
+        """
+        up_to = chunk.up_to if chunk is not None else None
+        after = chunk.after if chunk is not None else None
+        key_position = 0 if self._hashing is not None else self.spec.key_index
+        widest = self._declared_row_bytes()
+        while True:
+            limit = max(1, min(_MAX_RANGE_ROWS, target_bytes // widest))
+            sql, params = self._select(Chunk(after, up_to), limit)
+            rows = list(self.db.stream(sql, params, text_values=True))
+            yield from rows
+            if len(rows) < limit:
+                return
+            widest = max(row_bytes(r) for r in rows)
+            after = rows[-1][key_position]
+
+    def _declared_row_bytes(self) -> int:
+        widths = {"bigint": 21, "int": 12, "double": 25, "boolean": 2, "timestamp": 27, "date": 11}
+        total = 4
+        for column in self.spec.columns:
+            kind = column.type
+            if kind.base in widths:
+                total += widths[kind.base]
+            elif kind.base == "decimal":
+                total += (kind.precision or 65) + 3
+            elif kind.base == "varchar":
+                total += 4 * (kind.length or 255) + 3
+            else:  # text and json: unbounded; the first read is small and the next ones learn
+                total += 65_535
+        return total
 
     def _hashed(self, chunk: Chunk | None) -> Iterator[tuple[list[Any], list[int]]]:
         """(keys, row hashes) of the chunk's rows, a batch at a time, in key order."""
