@@ -8,6 +8,7 @@ runs beside other suites on the same servers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import pytest
 
 from include.migration import runtime
 from include.migration.config import MigrationConfig, load_config
+from include.migration.remote_service.app import CAPABILITIES
 from include.migration.remote_service.server import RunningServer
 from tests.conftest import DB_PREFIX, ROOT, target_database_name
 from tests.faults import report
@@ -65,14 +67,39 @@ def fault_proxy(fault_remote: RunningServer) -> Iterator[FaultProxy]:
     proxy.close()
 
 
+@pytest.fixture(scope="package")
+def arrow_remote(
+    fault_source: str, fault_config: MigrationConfig, fault_tokens: dict[str, str]
+) -> Iterator[RunningServer]:
+    """The same remote with every capability, ``arrow-pages`` included: the transfer asks it for Arrow pages."""
+    server = serve_remote(fault_source, fault_config.data_types, fault_tokens, capabilities=CAPABILITIES)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def arrow_proxy(arrow_remote: RunningServer) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(arrow_remote.base_url)
+    yield proxy
+    proxy.close()
+
+
+@contextlib.contextmanager
+def scripted(proxy: FaultProxy) -> Iterator[FaultProxy]:
+    """``proxy`` with no faults scripted and nothing counted, and no fault left behind or broken afterwards."""
+    proxy.clear()
+    proxy.errors.clear()
+    proxy.pages_served.clear()
+    yield proxy
+    proxy.clear()
+    assert proxy.errors == [], "a scripted fault broke instead of answering"
+
+
 @pytest.fixture
 def proxy(fault_proxy: FaultProxy) -> Iterator[FaultProxy]:
     """The fault proxy with no faults scripted, and none left behind."""
-    fault_proxy.clear()
-    fault_proxy.errors.clear()
-    yield fault_proxy
-    fault_proxy.clear()
-    assert fault_proxy.errors == [], "a scripted fault broke instead of answering"
+    with scripted(fault_proxy) as clean:
+        yield clean
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 :func:`transfer` is ``runtime.transfer`` with a client of our own (a small
 retry policy, a sleep recorder). :func:`prove_recovered` shows that the target
-equals the source three ways (rows compared value by value, keys counted,
+equals the source two ways (rows read with each database's own driver and
+compared as text value by value, see :mod:`tests.faults.compare`; the package's
 validation green with nothing to repair) and records the case in the report;
 :func:`fail_then_recover` asserts a clean failure, the state it leaves, and a
 re-run without the fault that recovers.
@@ -23,8 +24,9 @@ from include.migration.source.client import RemoteClient, RetryPolicy
 from include.migration.transfer import run_transfer
 from include.migration.validation.validator import validate_data_type
 from tests.conftest import mariadb_connection, target_database_name
+from tests.faults.compare import Comparison, compare, read_source, read_target
 from tests.faults.report import FAILED_CLEANLY, RECOVERED, CaseRecord, record_after
-from tests.support import source_rows, state_rows, target_rows
+from tests.support import state_rows
 
 # Fast backoff; a read timeout far above a healthy page's latency, so only injected slowness trips it.
 FAST = RetryPolicy(attempts=4, base_seconds=0.01, max_seconds=1.0, connect_timeout=2.0, read_timeout=5.0)
@@ -91,29 +93,12 @@ def wait_for_rows_copied(installation_id: str, data_type: str, rows: int, timeou
         time.sleep(0.01)
 
 
-@dataclasses.dataclass(frozen=True)
-class RowComparison:
-    """Origin and copy compared key by key and value by value."""
-
-    lost: int
-    different: int
-
-
-def compare_rows(origin: list[tuple[Any, ...]], copy: list[tuple[Any, ...]], key_index: int) -> RowComparison:
-    """Keys of ``origin`` missing in ``copy``, and keys in both whose rows differ in any value."""
-    copied = {row[key_index]: row for row in copy}
-    lost = sum(1 for row in origin if row[key_index] not in copied)
-    different = sum(1 for row in origin if row[key_index] in copied and copied[row[key_index]] != row)
-    return RowComparison(lost, different)
-
-
-def _key_counts(installation_id: str, table: str, key: str) -> tuple[int, int]:
+def _target_row_count(installation_id: str, table: str) -> int:
     conn = mariadb_connection(target_database_name(installation_id))
     try:
         cursor = conn.cursor()
-        cursor.execute(f"SELECT COUNT(*), COUNT(DISTINCT `{key}`) FROM `{table}`")
-        rows, distinct = cursor.fetchone()
-        return int(rows), int(distinct)
+        cursor.execute(f"SELECT COUNT(*) FROM `{table}`")
+        return int(cursor.fetchone()[0])
     finally:
         conn.close()
 
@@ -150,28 +135,29 @@ def prove_recovered(
     *,
     outcome: str = RECOVERED,
     detail: str = "",
+    check: Callable[[], None] | None = None,
 ) -> CaseRecord:
-    """Assert the target equals the source for ``data_types`` by value, then record the case."""
+    """Assert the target equals the source for ``data_types`` by value, then record the case.
+
+    ``check`` holds the case's own last assertions: the case is recorded as FAILED when they fail too.
+    """
     config = runtime.resolve(installation_id)[0]
-    source_total = target_total = lost = duplicated = different = 0
-    unequal = []
+    counts: list[Comparison] = []
     for name in data_types:
         spec = config.data_type(name)
-        expected = source_rows(source_url, spec, installation_id)
-        actual = target_rows(installation_id, spec)
-        rows, distinct = _key_counts(installation_id, spec.target_table, spec.primary_key)
-        counts = compare_rows(expected, actual, spec.key_index)
-        source_total += len(expected)
-        target_total += rows
-        lost += counts.lost
-        duplicated += rows - distinct
-        different += counts.different
-        if actual != expected:  # also rows the origin never had
-            unequal.append(name)
-    record = CaseRecord(case, outcome, source_total, target_total, lost, duplicated, detail, different)
+        source = read_source(source_url, spec, installation_id)
+        counts.append(compare(source, read_target(installation_id, spec), spec.key_index))
+    record = CaseRecord(
+        case, outcome,
+        rows_source=sum(c.origin_rows for c in counts), rows_target=sum(c.copy_rows for c in counts),
+        rows_lost=sum(c.lost for c in counts), rows_duplicated=sum(c.duplicated for c in counts),
+        detail=detail, rows_different=sum(c.different for c in counts),
+    )
 
     def assertions() -> None:
-        assert (lost, duplicated, different, unequal) == (0, 0, 0, []), record
+        if check is not None:
+            check()  # first: the validation below sends requests of its own through the same proxy
+        assert all(c.equal for c in counts), (record, counts)
         for name in data_types:
             assert_validation_green(installation_id, name)
 
@@ -210,10 +196,12 @@ def fail_then_recover(
     fault_off: Callable[[], None],
     recorded: bool = True,
     rows_written: int | None = None,
+    check: Callable[[], None] | None = None,
 ) -> CleanFailure:
     """Run with the fault: a clean failure at ``committed_rows``; then without it: a full recovery.
 
-    ``rows_written`` is what the target holds after the failure when rows landed past the checkpoint.
+    ``rows_written`` is what the target holds after the failure when rows landed past the checkpoint;
+    ``check`` is passed on to :func:`prove_recovered`.
     """
     with pytest.raises(Exception) as caught:
         transfer(installation_id, data_type)
@@ -226,7 +214,7 @@ def fail_then_recover(
     assert state["rows_copied"] == committed_rows
     spec = runtime.resolve(installation_id)[0].data_type(data_type)
     written = committed_rows if rows_written is None else rows_written
-    assert _key_counts(installation_id, spec.target_table, spec.primary_key)[0] == written
+    assert _target_row_count(installation_id, spec.target_table) == written
     fault_off()
     rerun = transfer(installation_id, data_type, run_id="faults-rerun")
     assert rerun.result["done"] is True
@@ -234,6 +222,6 @@ def fail_then_recover(
     after = state_rows(installation_id)[f"data_type:{data_type}"]
     assert (after["status"], after["last_error"]) == ("IN_PROGRESS", None)
     record = prove_recovered(
-        case, installation_id, [data_type], source_url, outcome=FAILED_CLEANLY, detail=expected.__name__
+        case, installation_id, [data_type], source_url, outcome=FAILED_CLEANLY, detail=expected.__name__, check=check
     )
     return CleanFailure(caught.value, record)

@@ -7,7 +7,9 @@ edited page, ...). Data pages are numbered per data type by their cursor, in
 order of first appearance, so a rule can aim at "page 2 of users" and also
 hit the client's retries of that same page. Batches written back
 (``POST /data-migration/<type>/rows``) are numbered the same way by their
-body, and only rules with ``write=True`` match them.
+body, and only rules with ``write=True`` match them. ``pages_served`` counts
+the data pages the remote answered, by Content-Type, so a case can show which
+page format it really fetched.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import socket
 import struct
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,6 +148,8 @@ class FaultProxy:
         self._rules: list[Rule] = []
         self._cursors: dict[str, list[Any]] = {}
         self.errors: list[BaseException] = []
+        self.pages_served: Counter[str] = Counter()
+        """Data pages the remote answered with 200 (faults that forward included), by media type."""
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -238,9 +243,14 @@ class FaultProxy:
         try:
             conn.request(request.method, target, body=request.body or None, headers=headers)
             response = conn.getresponse()
-            return Upstream(response.status, dict(response.getheaders()), response.read())
+            upstream = Upstream(response.status, dict(response.getheaders()), response.read())
         finally:
             conn.close()
+        if request.page is not None and not request.write and upstream.status == 200:
+            content_type = next((v for k, v in upstream.headers.items() if k.lower() == "content-type"), "")
+            with self._lock:
+                self.pages_served[content_type.split(";")[0].strip()] += 1
+        return upstream
 
 
 # --- faults ---------------------------------------------------------------------------------------
@@ -321,12 +331,13 @@ class Truncate(Fault):
 
 @dataclasses.dataclass(repr=False)
 class Malformed(Fault):
-    """200 with a body that is not JSON."""
+    """200 with a body that is not what its Content-Type says (by default: HTML labelled as JSON)."""
 
     body: bytes = b"<html><body>502 Bad Gateway</body></html>"
+    content_type: str = "application/json"
 
     def respond(self, exchange: Exchange) -> None:
-        exchange.send(200, self.body)
+        exchange.send(200, self.body, {"Content-Type": self.content_type})
 
 
 @dataclasses.dataclass(repr=False)

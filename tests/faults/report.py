@@ -26,7 +26,7 @@ class CaseRecord:
     rows_duplicated: int
     detail: str = ""
     rows_different: int = 0
-    """Keys on both sides whose rows differ in some value (compared value by value, not by hash)."""
+    """Keys on both sides whose rows differ in some value, plus copy rows under a key the origin lacks."""
 
 
 RECORDS: list[CaseRecord] = []
@@ -52,8 +52,11 @@ def render(records: list[CaseRecord]) -> str:
         "# Fault report",
         "",
         "Every case ends recovered (the copy equals its origin) or failed cleanly (a clear error, then a",
-        "re-run without the fault recovers). Rows are compared value by value after recovery, independently of",
-        "the package's hashing, and a case is recorded only once its assertions passed. Reverse-sync cases",
+        "re-run without the fault recovers). After recovery both sides are read with their own drivers and",
+        "every value normalised to text by the tests (not by the package), then compared row by row: lost are",
+        "origin keys the copy lacks; different are keys whose rows differ plus copy rows under a key the",
+        "origin lacks; duplicated are copy rows beyond one per key plus copy rows repeating an origin row's",
+        "values under another key. A case is recorded only once its assertions passed. Reverse-sync cases",
         "(\"reverse:\") count the other way round: the target is the origin, the remote the copy.",
         "",
         "| " + " | ".join(_COLUMNS) + " |",

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from include.migration import runtime
 from include.migration.config import MigrationConfig
@@ -28,11 +27,12 @@ from include.migration.reverse_sync import ReverseResult, reverse_sync_data_type
 from include.migration.source.client import RemoteClient, RemoteFatalError
 from tests.conftest import DB_PREFIX, ROOT, mariadb_connection, target_database_name
 from tests.faults.conftest import ROWS, wire_installation
-from tests.faults.harness import FAST, SleepRecorder, assert_clean_error, assert_validation_green, compare_rows, transfer
+from tests.faults.compare import TextRow, compare, read_source, read_target
+from tests.faults.harness import FAST, SleepRecorder, assert_clean_error, assert_validation_green, transfer
 from tests.faults.proxy import AnswerLost, AsInstallation, FaultProxy, Rule, Stall, Status
 from tests.faults.report import FAILED_CLEANLY, RECOVERED, CaseRecord, record_after
 from tests.faults.services import seeded_source, serve_remote
-from tests.support import source_rows, state_rows, target_rows
+from tests.support import state_rows
 
 INSTALLATION, OTHER, DATA_TYPE = "fault_back", "fault_other", "users"
 UPDATED, INSERTED, DELETED = 250, 30, 50
@@ -72,7 +72,7 @@ def changed_target(monkeypatch: pytest.MonkeyPatch, fault_config: MigrationConfi
     runtime.prepare_target(INSTALLATION)
     assert transfer(INSTALLATION, DATA_TYPE).result["done"]
     spec = fault_config.data_type(DATA_TYPE)
-    assert target_rows(INSTALLATION, spec) == source_rows(world.source_url, spec, INSTALLATION)
+    assert read_target(INSTALLATION, spec) == read_source(world.source_url, spec, INSTALLATION)
     case = next(_cases)
     conn = mariadb_connection(target_database_name(INSTALLATION))
     try:
@@ -124,47 +124,31 @@ def _write(batch: int, fault: Any, times: int | None = 1) -> Rule:
     return Rule(fault, data_type=DATA_TYPE, page=batch, times=times, write=True)
 
 
-def _remote_key_counts(source_url: str, installation: str) -> tuple[int, int]:
-    engine = sa.create_engine(source_url)
-    try:
-        with engine.connect() as conn:
-            rows, distinct = conn.execute(
-                sa.text("SELECT COUNT(*), COUNT(DISTINCT id) FROM users WHERE installation_id = :i"), {"i": installation}
-            ).one()
-    finally:
-        engine.dispose()
-    return int(rows), int(distinct)
-
-
 def _left_to_send(world: World) -> int:
     """Target rows the remote lacks or holds differently, plus remote rows the target no longer has."""
     spec = runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
-    origin, copy = target_rows(INSTALLATION, spec), source_rows(world.source_url, spec, INSTALLATION)
-    counts = compare_rows(origin, copy, spec.key_index)
-    return counts.lost + counts.different + len({r[0] for r in copy} - {r[0] for r in origin})
+    counts = compare(read_target(INSTALLATION, spec), read_source(world.source_url, spec, INSTALLATION), spec.key_index)
+    return counts.lost + counts.different
 
 
-def prove_reversed(case: str, world: World, others_before: list[tuple[Any, ...]], *, outcome: str = RECOVERED,
+def prove_reversed(case: str, world: World, others_before: list[TextRow], *, outcome: str = RECOVERED,
                    detail: str = "") -> CaseRecord:
     """The remote equals the target by value (the target is the origin now), the other installation is untouched."""
     spec = runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
-    origin = target_rows(INSTALLATION, spec)
-    copy = source_rows(world.source_url, spec, INSTALLATION)
-    rows, distinct = _remote_key_counts(world.source_url, INSTALLATION)
-    counts = compare_rows(origin, copy, spec.key_index)
-    record = CaseRecord(f"reverse: {case}", outcome, len(origin), rows, counts.lost, rows - distinct, detail,
-                        counts.different)
+    counts = compare(read_target(INSTALLATION, spec), read_source(world.source_url, spec, INSTALLATION), spec.key_index)
+    record = CaseRecord(f"reverse: {case}", outcome, counts.origin_rows, counts.copy_rows, counts.lost,
+                        counts.duplicated, detail, counts.different)
 
     def assertions() -> None:
-        assert (counts.lost, rows - distinct, counts.different, copy == origin) == (0, 0, 0, True), record
-        assert source_rows(world.source_url, spec, OTHER) == others_before
+        assert counts.equal, (record, counts)
+        assert _other_rows(world) == others_before
         assert_validation_green(INSTALLATION, DATA_TYPE)
 
     return record_after(record, assertions)
 
 
-def _other_rows(world: World) -> list[tuple[Any, ...]]:
-    return source_rows(world.source_url, runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE), OTHER)
+def _other_rows(world: World) -> list[TextRow]:
+    return read_source(world.source_url, runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE), OTHER)
 
 
 def _reverse_state() -> dict[str, Any]:
@@ -224,13 +208,13 @@ def test_token_of_another_installation_writes_nothing(changed_target: World) -> 
     world = changed_target
     others = _other_rows(world)
     spec = runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
-    before = source_rows(world.source_url, spec, INSTALLATION)
+    before = read_source(world.source_url, spec, INSTALLATION)
     world.proxy.script(_write(1, AsInstallation(OTHER, world.tokens[OTHER]), times=None))
     with pytest.raises(RemoteFatalError) as caught:
         reverse_pass()
     assert_clean_error(caught.value, RemoteFatalError, INSTALLATION, DATA_TYPE, r"HTTP 403.*check the connection's token")
     assert world.proxy.hits() == 1  # refused, not retried
-    assert source_rows(world.source_url, spec, INSTALLATION) == before
+    assert read_source(world.source_url, spec, INSTALLATION) == before
     assert _other_rows(world) == others
     state = _reverse_state()
     assert state["status"] == "FAILED" and state["last_error"].startswith("RemoteFatalError: "), state
