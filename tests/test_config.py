@@ -190,3 +190,48 @@ def test_merged_files_name_the_file_that_is_wrong(tmp_path, monkeypatch):
     third = _write(tmp_path / "third.yaml", "installations:\n  - {id: x, target_profile: oracle}\n")
     monkeypatch.setenv("MIGRATION_CONFIG", f"{BASE_FILE}{os.pathsep}{third}")
     assert load_config().problems[0].message.startswith(f"{third}: installation 'x': installations.0.target_profile")
+
+
+JOIN_TABLE = {"name": "issue_labels", "primary_key": ["issue_id", "label"],
+              "columns": [{"name": "issue_id", "type": "bigint"}, {"name": "label", "type": "varchar(40)"},
+                          {"name": "note", "type": "text"}]}
+
+
+def test_a_composite_primary_key_is_a_tuple_of_columns():
+    from include.migration.config import CompositeKeyUnsupported
+
+    config = parse_config({"data_types": [JOIN_TABLE, {**JOIN_TABLE, "name": "single", "primary_key": ["issue_id"]}],
+                           "installations": []})
+    spec = config.data_type("issue_labels")
+    assert (spec.key_names, spec.key_indexes, spec.composite_key) == (("issue_id", "label"), (0, 1), True)
+    assert spec.key_of((7, "bug", "x")) == (7, "bug")
+    assert [c.nullable for c in spec.columns] == [False, False, True]  # key columns are NOT NULL
+    with pytest.raises(CompositeKeyUnsupported, match="key_index of a composite primary key"):
+        spec.key_index  # noqa: B018 - the property raises
+    single = config.data_type("single")
+    assert (single.primary_key, single.composite_key, single.key_of((7, "bug", "x"))) == ("issue_id", False, 7)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"primary_key": ["issue_id", "issue_id"]}, "names a column twice"),
+     ({"primary_key": ["issue_id", "nope"]}, "'nope' is not one of the columns"),
+     ({"primary_key": ["issue_id", "note"]}, "keys must be bigint, int or varchar"),
+     ({"soft_delete_column": "deleted_at"}, "cannot be combined with soft_delete_column")],
+)
+def test_composite_keys_are_checked(change, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"data_types": [{**JOIN_TABLE, **change}], "installations": []})
+
+
+def test_the_pipeline_refuses_composite_keys_until_it_copies_them(tmp_path, monkeypatch):
+    from include.migration import runtime
+    from include.migration.errors import FatalError
+
+    path = tmp_path / "config.yaml"
+    path.write_text(__import__("yaml").safe_dump({
+        "data_types": [JOIN_TABLE],
+        "installations": [{"id": "joins", "remote_conn_id": "r", "target_conn_id": "t"}]}), encoding="utf-8")
+    monkeypatch.setenv("MIGRATION_CONFIG", str(path))
+    with pytest.raises(FatalError, match=r"data types \['issue_labels'\] have composite primary keys"):
+        runtime.prepare_target("joins")

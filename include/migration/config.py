@@ -11,7 +11,7 @@ import functools
 import os
 import re
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -93,11 +93,16 @@ class ColumnSpec(_Frozen):
         return ColumnType.parse(value) if isinstance(value, str) else value
 
 
+class CompositeKeyUnsupported(ValueError):
+    """This part of the package handles single-column keys only."""
+
+
 class DataTypeSpec(_Frozen):
     """One logical table: its endpoint, key, columns and target table."""
 
     name: str
-    primary_key: str
+    primary_key: str | tuple[str, ...]
+    """One key column, or several (a composite key, e.g. a join table's ``[issue_id, label]``)."""
     columns: tuple[ColumnSpec, ...]
     target_table: str = ""
     source_table: str = ""
@@ -110,6 +115,15 @@ class DataTypeSpec(_Frozen):
     validation_chunk_rows: Annotated[int, Field(ge=10, le=100_000)] = 2_000
     page_format: Literal["auto", "json", "arrow"] = "auto"
     """``auto``: Arrow pages when the remote announces ``arrow-pages``, JSON otherwise."""
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _key_names(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise ValueError("primary_key: at least one column")
+            return value[0] if len(value) == 1 else tuple(value)
+        return value
 
     @field_validator("name")
     @classmethod
@@ -132,11 +146,20 @@ class DataTypeSpec(_Frozen):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"columns: duplicate column names {duplicates}")
-        if self.primary_key not in names:
-            raise ValueError(f"primary_key {self.primary_key!r} is not one of the columns {names}")
-        key = self.key_column
-        if key.type.base not in _KEY_TYPES:
-            raise ValueError(f"primary_key {key.name!r} has type {key.type}; keys must be bigint, int or varchar")
+        key_names = self.key_names
+        if len(set(key_names)) != len(key_names):
+            raise ValueError(f"primary_key {list(key_names)} names a column twice")
+        for key_name in key_names:
+            if key_name not in names:
+                raise ValueError(f"primary_key {key_name!r} is not one of the columns {names}")
+            key = self.column(key_name)
+            if key.type.base not in _KEY_TYPES:
+                raise ValueError(f"primary_key {key.name!r} has type {key.type}; keys must be bigint, int or varchar")
+        if self.composite_key and self.cursor_mode != "key":
+            raise ValueError(f"a composite primary_key {list(key_names)} pages by key: cursor_mode updated_at "
+                             "is for single-column keys")
+        if self.composite_key and self.soft_delete_column is not None:
+            raise ValueError(f"a composite primary_key {list(key_names)} cannot be combined with soft_delete_column")
         if self.cursor_mode == "updated_at":
             if not self.updated_at_column:
                 raise ValueError("cursor_mode updated_at needs updated_at_column")
@@ -148,11 +171,11 @@ class DataTypeSpec(_Frozen):
             if self.soft_delete_column in names:
                 raise ValueError(f"soft_delete_column {self.soft_delete_column!r} must not be one of the columns")
             validate_identifier(self.soft_delete_column, "soft_delete_column")
-        if key.nullable:
+        if any(self.column(k).nullable for k in key_names):
             object.__setattr__(
                 self,
                 "columns",
-                tuple(c.model_copy(update={"nullable": False}) if c.name == key.name else c for c in self.columns),
+                tuple(c.model_copy(update={"nullable": False}) if c.name in key_names else c for c in self.columns),
             )
         return self
 
@@ -164,12 +187,41 @@ class DataTypeSpec(_Frozen):
         return next(c for c in self.columns if c.name == name)
 
     @property
+    def key_names(self) -> tuple[str, ...]:
+        """The key's columns, in key order (one for most data types)."""
+        key = self.primary_key
+        return key if isinstance(key, tuple) else (key,)
+
+    @property
+    def composite_key(self) -> bool:
+        return isinstance(self.primary_key, tuple)
+
+    @property
+    def key_indexes(self) -> tuple[int, ...]:
+        """Where the key's columns are among :attr:`column_names`."""
+        names = self.column_names
+        return tuple(names.index(k) for k in self.key_names)
+
+    def key_of(self, row: Sequence[Any]) -> Any:
+        """A row's key: the value of its key column, or a tuple of them for a composite key."""
+        if self.composite_key:
+            return tuple(row[i] for i in self.key_indexes)
+        return row[self.key_index]
+
+    @property
     def key_column(self) -> ColumnSpec:
-        return next(c for c in self.columns if c.name == self.primary_key)
+        return self.column(self._single_key("key_column"))
 
     @property
     def key_index(self) -> int:
-        return self.column_names.index(self.primary_key)
+        return self.column_names.index(self._single_key("key_index"))
+
+    def _single_key(self, what: str) -> str:
+        if isinstance(self.primary_key, tuple):
+            # A path that has not learnt composite keys yet: fail loudly, never treat one column as the key.
+            raise CompositeKeyUnsupported(f"data type {self.name!r}: {what} of a composite primary key "
+                                          f"{list(self.primary_key)}")
+        return self.primary_key
 
 
 class InstallationSpec(_Frozen):

@@ -240,7 +240,8 @@ class RowConverter:
         return out
 
     def _fail(self, row: Sequence[Any], order: tuple[int, ...], column: ColumnSpec, value: Any, why: str) -> None:
-        raise conversion_error(self.installation_id, self.data_type, row[order[self.data_type.key_index]], column, value, why)
+        key = self.data_type.key_of({i: row[order[i]] for i in self.data_type.key_indexes})
+        raise conversion_error(self.installation_id, self.data_type, key, column, value, why)
 
 
 def value_problem(column: ColumnSpec, value: Any) -> str | None:

@@ -144,11 +144,21 @@ def _key_page(
     with engine.connect() as conn:
         if arrow:
             table = _checked_table(conn, statement, query)
-            after_id = table.column(query.spec.key_index)[-1].as_py() if table.num_rows == limit else None
+            after_id = _wire_key(query, _last_key(query, table)) if table.num_rows == limit else None
             return _arrow(table, installation, {"afterId": after_id})
         rows = _checked_rows(conn, statement, query)
-    after_id = rows[-1][query.spec.key_index] if len(rows) == limit else None
+    after_id = _wire_key(query, query.spec.key_of(rows[-1])) if len(rows) == limit else None
     return _json(_page_body(query, installation, rows, {"afterId": after_id}))
+
+
+def _last_key(query: DataTypeQueries, table: Any) -> Any:
+    """The key of an Arrow page's last row."""
+    return query.spec.key_of({i: table.column(i)[-1].as_py() for i in query.spec.key_indexes})
+
+
+def _wire_key(query: DataTypeQueries, key: Any) -> Any:
+    """A key as JSON carries it: the value, or for a composite key an array of its values."""
+    return list(key) if query.spec.composite_key else key
 
 
 def _updated_at_page(
@@ -255,8 +265,7 @@ def row_hashes(
     """Up to ``limit`` keys and row hashes in ``(after, up_to]``, in key order, with the next cursor."""
     with engine.connect() as conn:
         rows = conn.execute(query.key_range(installation, after, up_to, limit)).all()
-    key_index = query.spec.key_index
-    keys = [row[key_index] for row in rows]
+    keys = [_wire_key(query, query.spec.key_of(row)) for row in rows]
     hashes = [str(h) for h in query.hasher.hash_rows(rows)]
     return {
         "keys": keys,

@@ -119,7 +119,7 @@ def row_encoder(spec: DataTypeSpec) -> RowEncoder:
 
 def _explain(spec: DataTypeSpec, converters: tuple[ValueEncoder | None, ...], row: Sequence[Any]) -> EncodingError:
     """Find the failing column again (off the hot path) and describe it."""
-    key = row[spec.key_index]
+    key = spec.key_of(row)
     for column, converter, value in zip(spec.columns, converters, row):
         if converter is None or value is None:
             continue

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, update
+from sqlalchemy import Connection, Table, delete, tuple_, update
 
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.source_schema import (
@@ -83,7 +83,7 @@ def update_rows(
     The primary key cannot be changed.
     """
     _check_columns(spec, list(changes), "changes")
-    if spec.primary_key in changes:
+    if set(spec.key_names) & set(changes):
         raise ValueError(f"data type {spec.name!r}: the primary key {spec.primary_key!r} cannot be updated")
     values = dict(changes)
     if touch_updated_at and spec.cursor_mode == "updated_at" and spec.updated_at_column:
@@ -92,18 +92,25 @@ def update_rows(
         raise ValueError(f"data type {spec.name!r}: nothing to update")
     changed = 0
     with _transaction(source_url, spec) as (conn, table):
-        key = table.c[spec.primary_key]
+        key = _key(table, spec)
         for batch in _batches(list(keys)):
             stmt = update(table).where(table.c[INSTALLATION_COLUMN] == installation_id, key.in_(batch)).values(values)
             changed += conn.execute(stmt).rowcount
     return changed
 
 
+def _key(table: Table, spec: DataTypeSpec) -> Any:
+    """The key column, or the row of key columns a composite key's tuples compare with."""
+    if spec.composite_key:
+        return tuple_(*(table.c[name] for name in spec.key_names))
+    return table.c[spec.primary_key]
+
+
 def delete_rows(source_url: str, spec: DataTypeSpec, installation_id: str, keys: Sequence[Any]) -> int:
     """Delete the installation's rows with the given keys; returns the rows deleted."""
     deleted = 0
     with _transaction(source_url, spec) as (conn, table):
-        key = table.c[spec.primary_key]
+        key = _key(table, spec)
         for batch in _batches(list(keys)):
             stmt = delete(table).where(table.c[INSTALLATION_COLUMN] == installation_id, key.in_(batch))
             deleted += conn.execute(stmt).rowcount

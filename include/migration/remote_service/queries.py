@@ -7,12 +7,13 @@ identifier comes from the configuration through the source schema tables.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, or_, select
+from sqlalchemy import Select, Table, and_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from include.migration.arrow_hashing import ArrowRowHasher
@@ -43,6 +44,31 @@ def _str_key(text: str) -> str:
     return text
 
 
+def _composite_key(parsers: tuple[Callable[[str], Any], ...]) -> Callable[[str], tuple[Any, ...]]:
+    """A composite key's wire form: a JSON array with one value per key column, e.g. ``[42,"bug"]``."""
+
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            values = json.loads(text)
+        except ValueError:
+            values = None
+        if not isinstance(values, list) or len(values) != len(parsers):
+            raise InvalidParameter(f"must be a JSON array of {len(parsers)} key values, got {text!r}")
+        parts = []
+        for parse_part, value in zip(parsers, values):
+            if parse_part is _int_key:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise InvalidParameter(f"key value {value!r} in {text!r} must be an integer")
+                parts.append(_int_key(str(value)))
+            elif isinstance(value, str):
+                parts.append(value)
+            else:
+                raise InvalidParameter(f"key value {value!r} in {text!r} must be a string")
+        return tuple(parts)
+
+    return parse
+
+
 def parse_timestamp(text: str) -> dt.datetime:
     """An ISO-8601 timestamp as an aware UTC datetime; a trailing ``Z`` or no offset means UTC."""
     candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
@@ -69,6 +95,8 @@ class DataTypeQueries:
     base: Select[Any]
     installation_column: ColumnElement[Any]
     key: ColumnElement[Any]
+    """The key column, or a row of the key columns (``(a, b) > (x, y)`` compares in key order)."""
+    key_columns: tuple[ColumnElement[Any], ...]
     updated_at: ColumnElement[Any] | None
     parse_key: Callable[[str], Any]
     encode_row: RowEncoder
@@ -112,13 +140,16 @@ class DataTypeQueries:
             stmt = stmt.where(self.key > after)
         if up_to is not None:
             stmt = stmt.where(self.key <= up_to)
-        stmt = stmt.order_by(self.key)
+        stmt = stmt.order_by(*self.key_columns)
         return stmt if limit is None else stmt.limit(limit)
 
 
 def data_type_queries(spec: DataTypeSpec, table: Table) -> DataTypeQueries:
     """Build the queries of ``spec`` over its source ``table``."""
-    key_base = spec.key_column.type.base
+    key_columns = tuple(table.c[name] for name in spec.key_names)
+    parsers = tuple(
+        _int_key if spec.column(name).type.base in ("bigint", "int") else _str_key for name in spec.key_names
+    )
     updated_at = None
     if spec.cursor_mode == "updated_at":
         assert spec.updated_at_column is not None
@@ -132,9 +163,10 @@ def data_type_queries(spec: DataTypeSpec, table: Table) -> DataTypeQueries:
         spec=spec,
         base=select(*(table.c[name] for name in spec.column_names)),
         installation_column=table.c[INSTALLATION_COLUMN],
-        key=table.c[spec.primary_key],
+        key=key_columns[0] if len(key_columns) == 1 else tuple_(*key_columns),
+        key_columns=key_columns,
         updated_at=updated_at,
-        parse_key=_int_key if key_base in ("bigint", "int") else _str_key,
+        parse_key=parsers[0] if len(parsers) == 1 else _composite_key(parsers),
         encode_row=row_encoder(spec),
         hasher=ArrowRowHasher(spec),
         server_hashing=ServerSideHashing.plan(POSTGRES_CANONICAL, spec),

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, tuple_
 from sqlalchemy.engine import Connection, Engine
 
 from include.migration.config import DataTypeSpec
@@ -56,8 +56,8 @@ def _upsert(conn: Connection, table: Table, spec: DataTypeSpec, installation: st
         for row in rows
     ]
     statement = insert(table)
-    updates = {c: statement.excluded[c] for c in spec.column_names if c != spec.primary_key}
-    statement = statement.on_conflict_do_update(index_elements=[INSTALLATION_COLUMN, spec.primary_key], set_=updates)
+    updates = {c: statement.excluded[c] for c in spec.column_names if c not in spec.key_names}
+    statement = statement.on_conflict_do_update(index_elements=[INSTALLATION_COLUMN, *spec.key_names], set_=updates)
     conn.execute(statement, records)
     return len(records)
 
@@ -92,6 +92,9 @@ def remote_writes_router(
             raise HTTPException(403, "the batch names another installation than the token's; nothing was written")
         if len(body.data) + len(body.deletes) > MAX_WRITE_ROWS:
             raise HTTPException(413, f"a batch holds at most {MAX_WRITE_ROWS} rows and deletes; send smaller batches")
+        width = len(spec.key_names)
+        if spec.composite_key and any(not isinstance(k, list) or len(k) != width for k in body.deletes):
+            raise HTTPException(422, f"deletes of {data_type!r} are arrays of {width} key values {list(spec.key_names)}")
         try:
             rows = RowConverter(installation, spec).convert(body.headers, body.data) if body.data else []
         except (ConversionError, HeaderMismatchError) as exc:
@@ -108,7 +111,11 @@ def _write(
     with engine.begin() as conn:  # one transaction: a batch is written whole or not at all
         upserted = _upsert(conn, table, spec, installation, rows)
         if deletes:
+            if spec.composite_key:
+                key, wanted = tuple_(*(table.c[name] for name in spec.key_names)), [tuple(k) for k in deletes]
+            else:
+                key, wanted = table.c[spec.primary_key], deletes
             deleted = conn.execute(
-                delete(table).where(table.c[INSTALLATION_COLUMN] == installation, table.c[spec.primary_key].in_(deletes))
+                delete(table).where(table.c[INSTALLATION_COLUMN] == installation, key.in_(wanted))
             ).rowcount
     return {"installation": installation, "dataType": spec.name, "upserted": upserted, "deleted": deleted}

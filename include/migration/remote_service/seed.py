@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from include.migration.config import ColumnSpec, DataTypeSpec
+from include.migration.config import ColumnSpec, ColumnType, DataTypeSpec
 from include.migration.remote_service.source_schema import (
     INSTALLATION_COLUMN,
     STATUSES,
@@ -158,15 +158,26 @@ def value_generator(column: ColumnSpec) -> ValueGenerator:
     return simple[base]
 
 
-def key_values(spec: DataTypeSpec, count: int) -> list[int | str]:
-    """Keys 1..count; zero-padded strings for ``varchar`` keys, so text order equals numeric order."""
-    key_type = spec.key_column.type
+def key_values(spec: DataTypeSpec, count: int) -> list[Any]:
+    """Keys 1..count; zero-padded strings for ``varchar`` keys, so text order equals numeric order.
+
+    A composite key has nine rows per value of its first column, told apart by the last one:
+    ``(1, 1), (1, 2), ... (1, 9), (2, 1), ...`` (any middle columns hold their first value).
+    """
+    if spec.composite_key:
+        parts = [_key_part(spec.column(name).type, max(count, 9), spec.name) for name in spec.key_names]
+        middle = tuple(part[0] for part in parts[1:-1])
+        return [(parts[0][i // 9], *middle, parts[-1][i % 9]) for i in range(count)]
+    return _key_part(spec.key_column.type, count, spec.name)
+
+
+def _key_part(key_type: ColumnType, count: int, data_type: str) -> list[Any]:
     if key_type.base != "varchar":
         return list(range(1, count + 1))
     assert key_type.length is not None
     width = min(key_type.length, max(10, len(str(count))))
     if len(str(count)) > width:
-        raise ValueError(f"data type {spec.name!r}: {count} keys do not fit in {key_type}")
+        raise ValueError(f"data type {data_type!r}: {count} keys do not fit in {key_type}")
     return [str(i).zfill(width) for i in range(1, count + 1)]
 
 
@@ -185,10 +196,11 @@ def generate_rows(spec: DataTypeSpec, installation_id: str, count: int, *, seed:
     plan = [
         (c.name, _column_generator(spec, c), c.nullable)
         for c in spec.columns
-        if c.name != spec.primary_key
+        if c.name not in spec.key_names
     ]
     for key in key_values(spec, count):
-        row: dict[str, Any] = {INSTALLATION_COLUMN: installation_id, spec.primary_key: key}
+        parts = key if spec.composite_key else (key,)
+        row: dict[str, Any] = {INSTALLATION_COLUMN: installation_id, **dict(zip(spec.key_names, parts))}
         for name, generate, nullable in plan:
             row[name] = None if nullable and rng.random() < NULL_RATE else generate(rng)
         yield row

@@ -175,14 +175,14 @@ def build_source_table(metadata: MetaData, spec: DataTypeSpec) -> Table:
     if INSTALLATION_COLUMN in spec.column_names:
         raise ValueError(f"data type {spec.name!r}: column name {INSTALLATION_COLUMN!r} is reserved by the source")
     columns = [
-        Column(c.name, sql_type(c.type, is_key=c.name == spec.primary_key), nullable=c.nullable) for c in spec.columns
+        Column(c.name, sql_type(c.type, is_key=c.name in spec.key_names), nullable=c.nullable) for c in spec.columns
     ]
     table = Table(
         spec.source_table,
         metadata,
         Column(INSTALLATION_COLUMN, String(100), nullable=False),
         *columns,
-        PrimaryKeyConstraint(INSTALLATION_COLUMN, spec.primary_key, name=f"pk_{spec.source_table}"),
+        PrimaryKeyConstraint(INSTALLATION_COLUMN, *spec.key_names, name=f"pk_{spec.source_table}"),
     )
     if spec.cursor_mode == "updated_at" and spec.updated_at_column:
         Index(

@@ -128,18 +128,16 @@ def check_rows(spec: DataTypeSpec, rows: Sequence[Sequence[Any]]) -> None:
 
 def find_misfit(spec: DataTypeSpec, rows: Sequence[Sequence[Any]]) -> Misfit | None:
     """The first value of ``rows`` in row order that does not fit its column, checked value by value."""
-    key_index = spec.key_index
     for row in rows:
         for column, value in zip(spec.columns, row):
             wire, why = _problem(column, value)
             if why is not None:
-                return Misfit(row[key_index], column, wire, why)
+                return Misfit(spec.key_of(row), column, wire, why)
     return None
 
 
 def find_wire_misfit(spec: DataTypeSpec, rows: Sequence[Sequence[Any]]) -> Misfit | None:
     """The first value Arrow cannot hold in its column's wire type (for values the client's rules let pass)."""
-    key_index = spec.key_index
     schema = wire_schema(spec)
     for row in rows:
         for field, column, value in zip(schema, spec.columns, row):
@@ -149,7 +147,7 @@ def find_wire_misfit(spec: DataTypeSpec, rows: Sequence[Sequence[Any]]) -> Misfi
             try:
                 pa.array([arrow_value], type=field.type)
             except _VALUE_ERRORS as exc:
-                return Misfit(row[key_index], column, _problem(column, value)[0], f"not an Arrow {field.type}: {exc}")
+                return Misfit(spec.key_of(row), column, _problem(column, value)[0], f"not an Arrow {field.type}: {exc}")
     return None
 
 
@@ -258,7 +256,8 @@ def _first_bad_row(column: ColumnSpec, values: pa.ChunkedArray) -> int | None:
 
 def _misfit_at(spec: DataTypeSpec, table: pa.Table, row: int, index: int) -> Misfit:
     column = spec.columns[index]
-    key = table.column(spec.key_index)[row].as_py()
+    key = spec.key_of([table.column(i)[row].as_py() if i in spec.key_indexes else None
+                       for i in range(table.num_columns)])
     scalar = table.column(index)[row]
     try:
         value = scalar.as_py()
