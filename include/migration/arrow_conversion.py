@@ -37,6 +37,19 @@ _TARGET_TIMESTAMP = pa.timestamp("us")
 _INT_BOUNDS = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
 
 
+def _keys(table: pa.Table, positions: list[int]) -> pa.ChunkedArray:
+    """The key of each row for error messages: its key column, or a struct of a composite key's columns."""
+    if len(positions) == 1:
+        return table.column(positions[0])
+    return pa.chunked_array([pa.StructArray.from_arrays(
+        [table.column(p).combine_chunks() for p in positions], names=[str(i) for i in range(len(positions))])])
+
+
+def _key_at(keys: pa.ChunkedArray, index: int) -> Any:
+    key = keys[index].as_py()
+    return tuple(key.values()) if isinstance(key, dict) else key
+
+
 class ArrowConverter:
     """Checks and casts the Arrow pages of one data type; the output is ready for the target renderer."""
 
@@ -50,7 +63,7 @@ class ArrowConverter:
         """The page's columns in configured order, checked and cast; raises :class:`ConversionError`."""
         order = self._headers.column_order(table.column_names)
         spec = self.data_type
-        keys = table.column(order[spec.key_index])
+        keys = _keys(table, [order[i] for i in spec.key_indexes])
         arrays = []
         for position, column in zip(order, spec.columns):
             values = table.column(position)
@@ -97,11 +110,11 @@ class ArrowConverter:
                 decode(text)
             except msgspec.DecodeError as exc:
                 raise conversion_error(
-                    self.installation_id, self.data_type, keys[index].as_py(), column, text, f"invalid JSON text: {exc}"
+                    self.installation_id, self.data_type, _key_at(keys, index), column, text, f"invalid JSON text: {exc}"
                 ) from None
 
     def _fail_at(self, index: int, column: ColumnSpec, values: pa.Array, keys: pa.ChunkedArray) -> None:
-        key = keys[index].as_py()
+        key = _key_at(keys, index)
         try:
             value = _wire_value(values[index].as_py())
             why = value_problem(column, value) or _out_of_range(column, values.type)

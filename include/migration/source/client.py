@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,16 @@ STATUS_PATH = "/data-migration/status"
 ERROR_BODY_CHARS = 300
 VALUE_DOES_NOT_FIT = "value does not fit"
 """The ``error`` of a 422 body that refuses a source value (it names ``key`` and ``column``)."""
+
+
+def wire_key(key: Any) -> Any:
+    """A key as a query parameter: the value, or for a composite key (a tuple) a JSON array of its values."""
+    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":")) if isinstance(key, tuple) else key
+
+
+def key_value(wire: Any) -> Any:
+    """A key as the remote sends it in JSON, back as the package holds keys: a composite key's array as a tuple."""
+    return tuple(wire) if isinstance(wire, list) else wire
 
 
 class RemoteRetryableError(RetryableError):
@@ -187,7 +198,7 @@ class RemoteClient:
         """
         params: dict[str, Any] = {"limit": limit}
         if after is not None:
-            params["after"] = after
+            params["after"] = wire_key(after)
         params.update({k: v for k, v in extra.items() if v is not None})
         what = f"data type {data_type!r}, cursor {after!r}" + (f" {extra}" if extra else "")
         if page_format == "arrow":
@@ -209,7 +220,8 @@ class RemoteClient:
             raise RemoteResponseError(
                 f"installation {self.installation_id!r}, {what}: the page has {len(data)} rows, more than limit {limit}"
             )
-        return Page(headers=headers, data=data, after_id=after_id, after_updated_at=pagination.get("afterUpdatedAt"))
+        return Page(headers=headers, data=data, after_id=key_value(after_id),
+                    after_updated_at=pagination.get("afterUpdatedAt"))
 
     def _arrow_page(self, body: _ArrowBody, limit: int, what: str) -> Page:
         pagination = body.pagination
@@ -224,14 +236,14 @@ class RemoteClient:
         return Page(
             headers=list(body.table.column_names),
             data=[],
-            after_id=pagination["afterId"],
+            after_id=key_value(pagination["afterId"]),
             after_updated_at=pagination.get("afterUpdatedAt"),
             table=body.table,
         )
 
     def range_stats(self, data_type: str, after: Any, up_to: Any) -> dict[str, Any]:
         """Count and checksum of the rows with key in (after, up_to] (capability ``range-stats``)."""
-        params = {k: v for k, v in (("after", after), ("upTo", up_to)) if v is not None}
+        params = {k: wire_key(v) for k, v in (("after", after), ("upTo", up_to)) if v is not None}
         what = f"data type {data_type!r}, statistics of keys ({after!r}, {up_to!r}]"
         body = self._get(f"/data-migration/{data_type}/stats", params, what=what)
         if not isinstance(body, dict) or "count" not in body or "checksum" not in body:
@@ -241,12 +253,12 @@ class RemoteClient:
     def row_hashes(self, data_type: str, after: Any, up_to: Any, limit: int) -> tuple[list[Any], list[int], Any]:
         """One page of (key, row hash) in (after, up_to] (capability ``row-hashes``): keys, hashes, afterId."""
         params: dict[str, Any] = {"limit": limit}
-        params.update({k: v for k, v in (("after", after), ("upTo", up_to)) if v is not None})
+        params.update({k: wire_key(v) for k, v in (("after", after), ("upTo", up_to)) if v is not None})
         what = f"data type {data_type!r}, row hashes after {after!r} up to {up_to!r}"
         body = self._get(f"/data-migration/{data_type}/hashes", params, what=what)
         try:
-            keys, hashes = body["keys"], [int(h) for h in body["hashes"]]
-            after_id = body["pagination"]["afterId"]
+            keys, hashes = [key_value(k) for k in body["keys"]], [int(h) for h in body["hashes"]]
+            after_id = key_value(body["pagination"]["afterId"])
         except (KeyError, TypeError, ValueError):
             raise RemoteResponseError(f"installation {self.installation_id!r}, {what}: malformed hash listing") from None
         if len(keys) != len(hashes):

@@ -48,25 +48,26 @@ class KeyCursor:
     """Pages by primary key: ``after=<key>``."""
 
     def __init__(self, spec: DataTypeSpec) -> None:
-        self._key = spec.key_index
+        self._spec = spec
 
     def request(self, cursor: Any) -> tuple[Any, dict[str, Any]]:
         return cursor, {}
 
     def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
-        key = self._key
+        spec = self._spec
         if hasattr(rows, "num_rows"):
-            return rows.column(key).to_pylist()
-        return [r[key] for r in rows]
+            columns = [rows.column(i).to_pylist() for i in spec.key_indexes]
+            return list(zip(*columns)) if spec.composite_key else columns[0]
+        return [spec.key_of(r) for r in rows]
 
     def page_cursor(self, page: Page) -> Any:
         return page.after_id
 
     def to_checkpoint(self, cursor: Any) -> Any:
-        return cursor
+        return list(cursor) if isinstance(cursor, tuple) else cursor
 
     def from_checkpoint(self, stored: Any) -> Any:
-        return stored
+        return tuple(stored) if isinstance(stored, list) else stored
 
 
 class UpdatedAtCursor:

@@ -79,9 +79,10 @@ class Dialect:
         collate = f" COLLATE {self.key_collation}" if key and self.key_collation and column.type.base == "varchar" else ""
         return f"{self.quote(column.name)} {self.column_type(column.type)}{collate} {null}"
 
-    def create_table(self, table: str, columns: Sequence[ColumnSpec], primary_key: str) -> str:
-        parts = [self.column_definition(c, key=c.name == primary_key) for c in columns]
-        parts.append(f"PRIMARY KEY ({self.quote(primary_key)})")
+    def create_table(self, table: str, columns: Sequence[ColumnSpec], primary_key: str | Sequence[str]) -> str:
+        keys = _names(primary_key)
+        parts = [self.column_definition(c, key=c.name in keys) for c in columns]
+        parts.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in keys)})")
         body = ",\n  ".join(parts)
         return f"CREATE TABLE IF NOT EXISTS {self.quote(table)} (\n  {body}\n){self.table_suffix}"
 
@@ -94,13 +95,14 @@ class Dialect:
         names = ", ".join(self.quote(c) for c in columns)
         return f"INSERT INTO {self.quote(table)} ({names}) VALUES "
 
-    def upsert_suffix(self, columns: Sequence[str], primary_key: str, clear: Sequence[str] = ()) -> str:
+    def upsert_suffix(self, columns: Sequence[str], primary_key: str | Sequence[str], clear: Sequence[str] = ()) -> str:
         """The conflict clause: every non-key column takes the new value; ``clear`` columns become NULL."""
-        updates = [c for c in columns if c != primary_key] or [primary_key]
+        keys = _names(primary_key)
+        updates = [c for c in columns if c not in keys] or [keys[0]]
         if self.name == "sqlite":
             parts = [f"{self.quote(c)} = excluded.{self.quote(c)}" for c in updates]
             parts += [f"{self.quote(c)} = NULL" for c in clear]
-            return f" ON CONFLICT ({self.quote(primary_key)}) DO UPDATE SET {', '.join(parts)}"
+            return f" ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) DO UPDATE SET {', '.join(parts)}"
         parts = [f"{self.quote(c)} = NULL" for c in clear]
         if self.row_alias_upsert:
             alias = self.quote(ROW_ALIAS)
@@ -121,6 +123,10 @@ class Dialect:
 
     def row_placeholders(self, width: int) -> str:
         return "(" + ", ".join([self.placeholder] * width) + ")"
+
+
+def _names(primary_key: str | Sequence[str]) -> tuple[str, ...]:
+    return (primary_key,) if isinstance(primary_key, str) else tuple(primary_key)
 
 
 MYSQL_DIALECT = Dialect(

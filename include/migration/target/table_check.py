@@ -134,16 +134,16 @@ def table_problems(table: ExistingTable, spec: DataTypeSpec, columns: Sequence[C
     """Each way ``table`` differs from what ``spec`` needs, with the statement that fixes it."""
     quoted = dialect.quote(table.name)
     problems = []
-    key = spec.primary_key
-    if tuple(c.lower() for c in table.primary_key) != (key.lower(),):
-        have = ", ".join(table.primary_key) or "none"
-        problems.append(f"its primary key is ({have}), the configuration's is ({key}): use a table keyed by {key} "
-                        "(another target_table) or change the configured primary_key")
+    keys = spec.key_names
+    if tuple(c.lower() for c in table.primary_key) != tuple(k.lower() for k in keys):
+        have, want = ", ".join(table.primary_key) or "none", ", ".join(keys)
+        problems.append(f"its primary key is ({have}), the configuration's is ({want}): use a table keyed by "
+                        f"({want}) (another target_table) or change the configured primary_key")
     for column in columns:
         existing = table.columns.get(column.name.lower())
         if existing is None:
             continue  # a missing column is added by the schema step
-        is_key = column.name == key
+        is_key = column.name in keys
         problem = column_problem(column, existing, is_key)
         if problem is None and is_key and column.type.base == "varchar" and dialect.key_collation \
                 and existing.collation not in NO_PAD_BINARY:

@@ -101,9 +101,10 @@ class UpsertWriter:
         self.max_rows = max(1, min(profile.max_rows_per_statement, profile.max_bind_parameters // self._width))
         self.stats = WriteStats()
         self._fixed_bytes = len(self._prefix.encode()) + len(self._suffix.encode())
-        key_column = data_type.columns[data_type.key_index]
         # Without a NO PAD collation the server compares 'a' and 'a ' equal: one row would overwrite the other.
-        self._check_padded_keys = key_column.type.base == "varchar" and dialect.pads_keys
+        self._padded_key_positions = [
+            i for i in data_type.key_indexes if data_type.columns[i].type.base == "varchar" and dialect.pads_keys
+        ]
 
     def write(self, batch: Sequence[Sequence[Any]] | pa.Table) -> int:
         """Upsert converted rows (tuples in configured column order, or an Arrow table); returns rows written."""
@@ -112,23 +113,23 @@ class UpsertWriter:
     def prepare(self, batch: Sequence[Sequence[Any]] | pa.Table) -> PreparedWrite:
         """Render ``batch`` and cut it into statements; needs no target round trip (a prefetch thread may do it)."""
         columns = self.data_type.columns
-        key_index = self.data_type.key_index
+        spec = self.data_type
         if hasattr(batch, "num_rows"):  # an Arrow table
-            keys = batch.column(key_index)
-            rendered = self.db.render_table(batch, columns)
+            table = batch
+            rendered = self.db.render_table(table, columns)
 
             def key_at(index: int) -> Any:
-                return keys[index].as_py()
+                return spec.key_of({i: table.column(i)[index].as_py() for i in spec.key_indexes})
 
         else:
             rows = batch
             rendered = self.db.render_list(rows, columns)
 
             def key_at(index: int) -> Any:
-                return rows[index][key_index]
+                return spec.key_of(rows[index])
 
-        if self._check_padded_keys:
-            self._refuse_padded_keys(batch)
+        for position in self._padded_key_positions:
+            self._refuse_padded_keys(batch, position, key_at)
         statements: list[_Statement] = []
 
         def cut(start: int, stop: int, size: int) -> None:
@@ -155,20 +156,21 @@ class UpsertWriter:
             cut(start, len(sizes), size)
         return PreparedWrite(statements)
 
-    def _refuse_padded_keys(self, batch: Sequence[Sequence[Any]] | pa.Table) -> None:
-        key_index = self.data_type.key_index
+    def _refuse_padded_keys(
+        self, batch: Sequence[Sequence[Any]] | pa.Table, position: int, key_at: Any
+    ) -> None:
         if hasattr(batch, "num_rows"):
             import pyarrow.compute as pc
 
-            padded = pc.ends_with(batch.column(key_index), " ").to_pylist()
-            index = next((i for i, flag in enumerate(padded) if flag), None)
-            key = None if index is None else batch.column(key_index)[index].as_py()
+            padded = pc.ends_with(batch.column(position), " ").to_pylist()
         else:
-            key = next((row[key_index] for row in batch if str(row[key_index]).endswith(" ")), None)
-        if key is not None:
-            column = self.data_type.columns[key_index]
+            padded = [str(row[position]).endswith(" ") for row in batch]
+        index = next((i for i, flag in enumerate(padded) if flag), None)
+        if index is not None:
+            column = self.data_type.columns[position]
+            value = batch.column(position)[index].as_py() if hasattr(batch, "num_rows") else batch[index][position]
             raise conversion_error(
-                self.installation_id, self.data_type, key, column, key,
+                self.installation_id, self.data_type, key_at(index), column, value,
                 f"a key with trailing spaces cannot be stored apart from the same key without them: this "
                 f"{self.db.dialect.server} target has no binary NO PAD collation",
             )
