@@ -1,11 +1,11 @@
 """A composite-key data type (a join table) copied from PostgreSQL through the reference remote into MariaDB.
 
-The transfer's half of composite keys: pages followed by the key tuple (JSON
-and Arrow), a checkpoint stored as a JSON array and resumed, keys that differ by
-one byte in their varchar part kept apart. (Validation of composite keys comes
-next; until then ``prepare_target`` refuses them, so this test drives the
-transfer directly.) Rows are compared value by value with both databases read
-by their own drivers.
+Pages followed by the key tuple (JSON and Arrow), a checkpoint stored as a JSON
+array and resumed, keys that differ by one byte in their varchar part kept
+apart; then validation (with the remote's range statistics and by re-reading
+pages) finds and repairs a missing, a changed and an extra row by their key
+tuples. Rows are compared value by value with both databases read by their own
+drivers.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from include.migration.state import StateStore
 from include.migration.target.connection import MySqlTarget
 from include.migration.target.profiles import get_profile
 from include.migration.transfer import run_transfer
+from include.migration.validation.validator import validate_data_type
 from tests.conftest import DB_PREFIX, MARIADB, fresh_postgres_database, mariadb_connection
 
 INSTALLATION = "joins"
@@ -124,3 +125,24 @@ def test_a_join_table_is_copied_and_resumed_by_its_key_tuple(remote, target, pag
     ddl = target.query("SHOW CREATE TABLE issue_labels")[0][1]
     assert "PRIMARY KEY (`issue_id`,`label`)" in ddl and "utf8mb4_nopad_bin" in ddl, ddl
     assert json.loads(json.dumps(stored.checkpoint)) == stored.checkpoint
+
+
+@pytest.mark.parametrize("capabilities", [["range-stats", "row-hashes"], []], ids=["range-stats", "page-scan"])
+def test_validation_repairs_a_join_table_by_key_tuple(remote, target, capabilities: list[str]) -> None:
+    spec = SPEC.model_copy(update={"validation_chunk_rows": 10})
+    client = RemoteClient(requests.Session(), remote[0], remote[1], INSTALLATION)
+    try:
+        copied = run_transfer(installation=CONFIG.installation(INSTALLATION), data_type=spec, client=client,
+                              db=target, profile=get_profile("mysql"), run_id="copy", budget_seconds=60)
+        assert copied.done
+        target.execute("DELETE FROM issue_labels WHERE issue_id = 3 AND label = %s", ("a ",))
+        target.execute("UPDATE issue_labels SET note = 'changed' WHERE issue_id = 3 AND label = %s", ("A",))
+        target.execute("INSERT INTO issue_labels (issue_id, label, note) VALUES (3, %s, 'extra')", ("a   ",))
+        result = validate_data_type(installation_id=INSTALLATION, spec=spec, client=client, capabilities=capabilities,
+                                    db=target, profile=get_profile("mysql"), grace_seconds=0, repair=True)
+    finally:
+        client.close()
+    assert result.green, result.as_dict()
+    assert (result.missing_keys, result.different_keys, result.extra_keys) == ([(3, "a ")], [(3, "A")], [(3, "a   ")])
+    assert (result.repaired_rows, result.deleted_rows) == (2, 1)
+    assert _target(target) == _source(remote[2])

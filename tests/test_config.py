@@ -223,15 +223,3 @@ def test_composite_keys_are_checked(change, message):
     with pytest.raises(ConfigError, match=message):
         parse_config({"data_types": [{**JOIN_TABLE, **change}], "installations": []})
 
-
-def test_the_pipeline_refuses_composite_keys_until_it_copies_them(tmp_path, monkeypatch):
-    from include.migration import runtime
-    from include.migration.errors import FatalError
-
-    path = tmp_path / "config.yaml"
-    path.write_text(__import__("yaml").safe_dump({
-        "data_types": [JOIN_TABLE],
-        "installations": [{"id": "joins", "remote_conn_id": "r", "target_conn_id": "t"}]}), encoding="utf-8")
-    monkeypatch.setenv("MIGRATION_CONFIG", str(path))
-    with pytest.raises(FatalError, match=r"data types \['issue_labels'\] have composite primary keys"):
-        runtime.prepare_target("joins")

@@ -101,10 +101,9 @@ def target_rows(db: TargetDatabase, spec: DataTypeSpec, keys: Sequence[Any]) -> 
     rows: list[list[Any]] = []
     for start in range(0, len(keys), 500):
         batch = list(keys[start : start + 500])
-        marks = ", ".join([d.placeholder] * len(batch))
-        sql = (f"SELECT {columns} FROM {d.quote(spec.target_table)} WHERE {d.quote(spec.primary_key)} IN ({marks}) "
-               f"ORDER BY {d.quote(spec.primary_key)}")
-        rows += [_wire(spec, row) for row in db.query(sql, batch)]
+        matching, params = d.key_in(spec.key_names, batch)
+        sql = f"SELECT {columns} FROM {d.quote(spec.target_table)} WHERE {matching} ORDER BY {d.key_order(spec.key_names)}"
+        rows += [_wire(spec, row) for row in db.query(sql, params)]
     return rows
 
 

@@ -222,13 +222,6 @@ def prepare_target(
     """
     config, installation, profile = resolve(installation_id)
     data_types = config.data_types_for(installation)
-    composite = [d.name for d in data_types if d.composite_key]
-    if composite:
-        raise FatalError(
-            f"installation {installation_id!r}: data types {composite} have composite primary keys; the remote API "
-            "contract and the reference remote serve them, but this version's transfer and validation copy "
-            "single-column keys only: leave them out of the installation's data_types for now"
-        )
     names = [d.name for d in data_types]
     requested = list(selected) + [n for n in (set_checkpoints or {}) if n not in selected]
     unknown = [s for s in requested if s not in names]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from include.migration.config import ColumnSpec, ColumnType
 from include.migration.identifiers import quote_identifier
@@ -120,6 +121,41 @@ class Dialect:
             return f"INSERT INTO {self.quote(table)} ({names}) VALUES {values} ON CONFLICT ({self.quote(primary_key)}) DO NOTHING"
         key = self.quote(primary_key)
         return f"INSERT INTO {self.quote(table)} ({names}) VALUES {values} ON DUPLICATE KEY UPDATE {key} = {key}"
+
+    def key_compare(self, keys: Sequence[str], op: str, value: Any) -> tuple[str, list[Any]]:
+        """``key > value`` or ``key <= value`` in key order, with its parameters.
+
+        A composite key compares as a tuple, written out column by column
+        (``a >= x AND (a > x OR (a = x AND b > y))``) so that the server can
+        range-scan the primary key from its first column.
+        """
+        if op not in (">", "<="):
+            raise ValueError(f"unsupported key comparison {op!r}")
+        p = self.placeholder
+        if len(keys) == 1:
+            return f"{self.quote(keys[0])} {op} {p}", [value]
+        values = list(value)
+        strict = ">" if op == ">" else "<"
+        terms, params = [], []
+        for i in range(len(keys)):
+            parts = [f"{self.quote(keys[j])} = {p}" for j in range(i)]
+            parts.append(f"{self.quote(keys[i])} {op if i == len(keys) - 1 else strict} {p}")
+            terms.append("(" + " AND ".join(parts) + ")")
+            params += values[: i + 1]
+        lead = f"{self.quote(keys[0])} {'>=' if op == '>' else '<='} {p}"
+        return f"({lead} AND ({' OR '.join(terms)}))", [values[0], *params]
+
+    def key_in(self, keys: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``key IN (...)`` for a batch of keys (tuples for a composite key), with its parameters."""
+        p = self.placeholder
+        if len(keys) == 1:
+            return f"{self.quote(keys[0])} IN ({', '.join([p] * len(values))})", list(values)
+        row = "(" + ", ".join([p] * len(keys)) + ")"
+        columns = "(" + ", ".join(self.quote(k) for k in keys) + ")"
+        return f"{columns} IN ({', '.join([row] * len(values))})", [v for value in values for v in value]
+
+    def key_order(self, keys: Sequence[str]) -> str:
+        return ", ".join(self.quote(k) for k in keys)
 
     def row_placeholders(self, width: int) -> str:
         return "(" + ", ".join([self.placeholder] * width) + ")"

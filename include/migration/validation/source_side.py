@@ -42,14 +42,14 @@ class _Pages:
         self.extra = {"order": "key"} if spec.cursor_mode == "updated_at" else {}
 
     def rows(self, chunk: Chunk) -> Iterator[tuple[Any, ...]]:
-        key_index = self.spec.key_index
+        key_of = self.spec.key_of
         paginator = KeysetPaginator(self.installation_id, self.spec.name, cursor=chunk.after)
         while not paginator.done:
             page = self.client.fetch_page(self.spec.name, paginator.cursor, self.spec.page_size, **self.extra)
             rows = self.converter.convert(page.headers, page.data)
-            paginator.advance([r[key_index] for r in rows], page.after_id)
+            paginator.advance([key_of(r) for r in rows], page.after_id)
             for row in rows:
-                if chunk.up_to is not None and row[key_index] > chunk.up_to:
+                if chunk.up_to is not None and key_of(row) > chunk.up_to:
                     return
                 yield row
 
@@ -62,12 +62,12 @@ class PageScanSource:
         self.hasher = RowHasher(spec)
 
     def stats_for(self, chunks: Sequence[Chunk]) -> list[ChunkStats]:
-        key_index, hash_row = self.pages.spec.key_index, self.hasher.hash
+        key_of, hash_row = self.pages.spec.key_of, self.hasher.hash
         counts, sums = [0] * len(chunks), [0] * len(chunks)
         whole = Chunk(chunks[0].after, chunks[-1].up_to)
         index = 0
         for row in self.pages.rows(whole):
-            key = row[key_index]
+            key = key_of(row)
             if not chunks[index].contains(key):
                 index = chunk_index(chunks, key)
             counts[index] += 1
@@ -75,8 +75,8 @@ class PageScanSource:
         return [ChunkStats(c, s & ((1 << 64) - 1)) for c, s in zip(counts, sums)]
 
     def hashes(self, chunk: Chunk) -> dict[Any, int]:
-        key_index = self.pages.spec.key_index
-        return {row[key_index]: self.hasher.hash(row) for row in self.pages.rows(chunk)}
+        key_of = self.pages.spec.key_of
+        return {key_of(row): self.hasher.hash(row) for row in self.pages.rows(chunk)}
 
 
 class RemoteStatsSource:

@@ -34,7 +34,8 @@ class TargetReader:
         self.spec = spec
         self.hasher = ArrowRowHasher(spec)
         d = db.dialect
-        self._key = d.quote(spec.primary_key)
+        self._keys = spec.key_names
+        self._key_order = d.key_order(spec.key_names)
         self._table = d.quote(spec.target_table)
         self._live = f"{d.quote(spec.soft_delete_column)} IS NULL" if spec.soft_delete_column else None
         # MySQL-family targets print the canonical text of most columns themselves (canonical_sql).
@@ -44,7 +45,7 @@ class TargetReader:
         if self._hashing is None:
             self._columns = ", ".join(d.quote(c) for c in spec.column_names)
         else:
-            self._columns = ", ".join((self._key, *self._hashing.expressions))
+            self._columns = ", ".join((self._key_order, *self._hashing.expressions))
 
     def _rows(self, chunk: Chunk | None) -> Iterator[tuple[Any, ...]]:
         response_limit = getattr(getattr(self.db, "profile", None), "max_response_bytes", None)
@@ -57,15 +58,15 @@ class TargetReader:
         conditions, params = [], []
         if self._live:
             conditions.append(self._live)
-        if chunk is not None and chunk.after is not None:
-            conditions.append(f"{self._key} > {self.db.dialect.placeholder}")
-            params.append(chunk.after)
-        if chunk is not None and chunk.up_to is not None:
-            conditions.append(f"{self._key} <= {self.db.dialect.placeholder}")
-            params.append(chunk.up_to)
+        d = self.db.dialect
+        for bound_value, op in ((chunk.after if chunk else None, ">"), (chunk.up_to if chunk else None, "<=")):
+            if bound_value is not None:
+                condition, values = d.key_compare(self._keys, op, bound_value)
+                conditions.append(condition)
+                params += values
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         bound = f" LIMIT {int(limit)}" if limit is not None else ""
-        return f"SELECT {self._columns} FROM {self._table}{where} ORDER BY {self._key}{bound}", params
+        return f"SELECT {self._columns} FROM {self._table}{where} ORDER BY {self._key_order}{bound}", params
 
     def _ranged_rows(self, chunk: Chunk | None, target_bytes: int) -> Iterator[tuple[Any, ...]]:
         """The rows in key ranges of a bounded number of rows, each answer well under the profile's response limit.
@@ -74,7 +75,7 @@ class TargetReader:
         """
         up_to = chunk.up_to if chunk is not None else None
         after = chunk.after if chunk is not None else None
-        key_position = 0 if self._hashing is not None else self.spec.key_index
+        key_of = self._row_key
         widest = self._declared_row_bytes()
         while True:
             limit = max(1, min(_MAX_RANGE_ROWS, target_bytes // widest))
@@ -84,7 +85,7 @@ class TargetReader:
             if len(rows) < limit:
                 return
             widest = max(row_bytes(r) for r in rows)
-            after = rows[-1][key_position]
+            after = key_of(rows[-1])
 
     def _declared_row_bytes(self) -> int:
         widths = {"bigint": 21, "int": 12, "double": 25, "boolean": 2, "timestamp": 27, "date": 11}
@@ -104,12 +105,18 @@ class TargetReader:
     def _hashed(self, chunk: Chunk | None) -> Iterator[tuple[list[Any], list[int]]]:
         """(keys, row hashes) of the chunk's rows, a batch at a time, in key order."""
         rows = self._rows(chunk)
-        key_index = self.spec.key_index
+        key_of, width = self._row_key, len(self._keys)
         while batch := list(itertools.islice(rows, _HASH_BATCH_ROWS)):
             if self._hashing is None:
-                yield [row[key_index] for row in batch], self.hasher.hash_rows(batch)
+                yield [key_of(row) for row in batch], self.hasher.hash_rows(batch)
             else:
-                yield [row[0] for row in batch], self._hashing.hash_rows(batch, self.hasher, offset=1)
+                yield [key_of(row) for row in batch], self._hashing.hash_rows(batch, self.hasher, offset=width)
+
+    def _row_key(self, row: tuple[Any, ...]) -> Any:
+        """The key of a selected row: its leading key columns (server-side hashing) or the configured ones."""
+        if self._hashing is None:
+            return self.spec.key_of(row)
+        return tuple(row[: len(self._keys)]) if self.spec.composite_key else row[0]
 
     def scan(
         self, chunk_rows: int, on_chunk: Callable[[Chunk], None] | None = None
@@ -137,15 +144,15 @@ class TargetReader:
         removed = 0
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
-            marks = ", ".join([d.placeholder] * len(batch))
+            matching, params = d.key_in(self._keys, batch)
             table = d.quote(self.spec.target_table)
             if self.spec.soft_delete_column:
                 import datetime as dt
 
                 now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-                sql = f"UPDATE {table} SET {d.quote(self.spec.soft_delete_column)} = {d.placeholder} WHERE {self._key} IN ({marks})"
-                removed += self.db.execute(sql, (now, *batch))
+                sql = f"UPDATE {table} SET {d.quote(self.spec.soft_delete_column)} = {d.placeholder} WHERE {matching}"
+                removed += self.db.execute(sql, (now, *params))
             else:
-                removed += self.db.execute(f"DELETE FROM {table} WHERE {self._key} IN ({marks})", tuple(batch))
+                removed += self.db.execute(f"DELETE FROM {table} WHERE {matching}", tuple(params))
         return removed
 

@@ -143,8 +143,7 @@ def validate_data_type(
             wanted = set(chunk_missing) | set(chunk_different)
             before_write()
             if wanted:
-                key_index = spec.key_index
-                rows = [row for row in source_rows(client, spec, installation_id, chunk) if row[key_index] in wanted]
+                rows = [row for row in source_rows(client, spec, installation_id, chunk) if spec.key_of(row) in wanted]
                 repaired += writer.write(rows)
             if chunk_extra:
                 deleted += target.delete(chunk_extra)
