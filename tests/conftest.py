@@ -53,6 +53,18 @@ def mariadb_connection(database: str | None = None) -> MySQLdb.Connection:
     return conn
 
 
+def fresh_mariadb_database(name: str, collation: str = "utf8mb4_bin") -> None:
+    """Drop and create ``name`` (utf8mb4, default ``collation``); only the test prefix's databases may be dropped."""
+    if not name.startswith(f"{DB_PREFIX}_"):
+        raise ValueError(f"refusing to drop {name!r}: not a {DB_PREFIX}_ database")
+    conn = mariadb_connection()
+    try:
+        conn.query(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.query(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE {collation}")
+    finally:
+        conn.close()
+
+
 def fresh_postgres_database(database: str) -> str:
     """Drop and create ``database`` in the local PostgreSQL; returns its SQLAlchemy (psycopg2) URL."""
     if not database.startswith(f"{DB_PREFIX}_"):

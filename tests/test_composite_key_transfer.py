@@ -31,7 +31,7 @@ from include.migration.target.connection import MySqlTarget
 from include.migration.target.profiles import get_profile
 from include.migration.transfer import run_transfer
 from include.migration.validation.validator import validate_data_type
-from tests.conftest import DB_PREFIX, MARIADB, fresh_postgres_database, mariadb_connection
+from tests.conftest import DB_PREFIX, MARIADB, fresh_mariadb_database, fresh_postgres_database
 
 INSTALLATION = "joins"
 DATABASE = f"{DB_PREFIX}_composite_target"
@@ -65,10 +65,7 @@ def remote() -> Iterator[tuple[str, str, str]]:
 
 @pytest.fixture
 def target() -> Iterator[MySqlTarget]:
-    admin = mariadb_connection()
-    admin.query(f"DROP DATABASE IF EXISTS `{DATABASE}`")
-    admin.query(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
-    admin.close()
+    fresh_mariadb_database(DATABASE, "utf8mb4_general_ci")
     db = MySqlTarget(MySQLdb.connect(**MARIADB, db=DATABASE, charset="utf8mb4"), get_profile("mysql"))
     prepare_schema(db, [SPEC], get_profile("mysql"), INSTALLATION)
     yield db

@@ -9,22 +9,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import DB_PREFIX, mariadb_connection
+from tests.conftest import fresh_mariadb_database, mariadb_connection
 
 # The longest we freeze the shared server: other suites run against it too.
 MAX_FREEZE_SECONDS = 3.0
 
 
-def fresh_database(name: str) -> None:
-    """Drop and create ``name``; only this suite's prefixed databases may be dropped."""
-    if not name.startswith(f"{DB_PREFIX}_"):
-        raise ValueError(f"refusing to drop {name!r}: not a {DB_PREFIX}_ database")
-    conn = mariadb_connection()
-    try:
-        conn.query(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.query(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    finally:
-        conn.close()
+fresh_database = fresh_mariadb_database
 
 
 def execute(database: str, sql: str) -> None:

@@ -28,7 +28,15 @@ from include.migration.remote_service.app import create_app
 from include.migration.remote_service.server import serve_in_thread
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
 from include.migration.target.profiles import MIB
-from tests.conftest import DB_PREFIX, MARIADB, ROOT, fresh_postgres_database, mariadb_connection, target_database_name
+from tests.conftest import (
+    DB_PREFIX,
+    MARIADB,
+    ROOT,
+    fresh_mariadb_database,
+    fresh_postgres_database,
+    mariadb_connection,
+    target_database_name,
+)
 from tests.limits.statements import SUMMARY, recording
 from tests.support import source_rows, state_rows, target_rows
 
@@ -65,10 +73,7 @@ def limits_config(airflow_db: None) -> Iterator[tuple[MigrationConfig, str]]:
         _seed(url, config)
         token = secrets.token_urlsafe(16)
         database = target_database_name(INSTALLATION)
-        admin = mariadb_connection()
-        admin.query(f"DROP DATABASE IF EXISTS `{database}`")
-        admin.query(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        admin.close()
+        fresh_mariadb_database(database)
         with serve_in_thread(create_app(url, config.data_types, {token: INSTALLATION})) as server:
             patch.setenv(f"AIRFLOW_CONN_MIGRATION_REMOTE_{INSTALLATION.upper()}", json.dumps(
                 {"conn_type": "http", "host": "127.0.0.1", "port": server.port, "schema": "http", "password": token}))

@@ -9,7 +9,7 @@ import pytest
 
 from include.migration.target.connection import MySqlTarget
 from include.migration.target.profiles import get_profile
-from tests.conftest import MARIADB, mariadb_connection
+from tests.conftest import MARIADB, fresh_mariadb_database
 
 
 @pytest.fixture
@@ -17,10 +17,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[MySqlTarget]:
     """The test module's ``DATABASE``, dropped and created empty (default collation utf8mb4_general_ci, so a
     column the package creates shows its own), as a ``MySqlTarget`` of the ``mysql`` profile."""
     database = request.module.DATABASE
-    admin = mariadb_connection()
-    admin.query(f"DROP DATABASE IF EXISTS `{database}`")
-    admin.query(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
-    admin.close()
+    fresh_mariadb_database(database, "utf8mb4_general_ci")
     db = MySqlTarget(MySQLdb.connect(**MARIADB, db=database, charset="utf8mb4"), get_profile("mysql"))
     yield db
     db.close()
