@@ -15,7 +15,7 @@ import pytest
 
 from include.migration import runtime
 from include.migration.source.client import RemoteClient, RemoteFatalError
-from include.migration.checksum import wire_timestamp
+from include.migration.values.timestamps import wire_timestamp
 from tests.conftest import DB_PREFIX, ROOT, ROWS_PER_TYPE, mariadb_connection, target_database_name
 from tests.support import source_rows, state_rows, target_rows
 

@@ -152,6 +152,7 @@ def test_remote_and_target_checksums_agree_for_every_column_type(copied):
 def test_soft_delete_data_types_mark_rows_instead_of_deleting(remote, fresh_targets, config, source_url):
     from include.migration.schema import prepare_schema
     from include.migration.target.writer import UpsertWriter
+    from include.migration.values.pages import PageConverter
     from include.migration.transfer import run_transfer
 
     spec = config.data_type("comments").model_copy(update={"soft_delete_column": "deleted_at"})
@@ -173,7 +174,8 @@ def test_soft_delete_data_types_mark_rows_instead_of_deleting(remote, fresh_targ
                                    capabilities=["range-stats", "row-hashes"], db=db, profile=profile, grace_seconds=0)
         assert again.green and not again.changed
         # If the source has the row again, the upsert clears the mark.
-        UpsertWriter(db, spec, profile, installation_id="acme").write([(777777, 1, 1, "back", dt.datetime(2026, 1, 1))])
+        back = PageConverter("acme", spec).rows(list(spec.column_names), [[777777, 1, 1, "back", "2026-01-01T00:00:00Z"]])
+        UpsertWriter(db, spec, profile, installation_id="acme").write(back)
         assert db.query("SELECT deleted_at FROM comments WHERE id = 777777") == [(None,)]
     finally:
         db.close()

@@ -11,7 +11,7 @@ remote streams what its database hands out, the client checks and renders whole
 columns at once. JSON stays the default; a remote without the capability (or a
 client that asks for JSON) gets JSON pages.
 
-Column types (``ColumnType.base`` -> Arrow): bigint -> int64, int -> int32,
+Column types (``ColumnType.base`` -> Arrow, ``values/types.py``): bigint -> int64, int -> int32,
 varchar/text/json -> utf8 (json as its JSON text), decimal(p,s) -> decimal128(p,s)
 (decimal256 above 38 digits), double -> float64, boolean -> bool, timestamp ->
 timestamp[us, UTC], date -> date32.
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-
-from include.migration.config import ColumnType, DataTypeSpec
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,39 +35,6 @@ _PAGINATION = b"pagination"
 
 class ArrowPageError(ValueError):
     """A body is not an Arrow page (truncated stream, missing metadata)."""
-
-
-def wire_type(column_type: ColumnType) -> pa.DataType:
-    """The Arrow type a column of ``column_type`` travels as."""
-    import pyarrow as pa
-
-    base = column_type.base
-    if base == "bigint":
-        return pa.int64()
-    if base == "int":
-        return pa.int32()
-    if base in ("varchar", "text", "json"):
-        return pa.string()
-    if base == "decimal":
-        assert column_type.precision is not None and column_type.scale is not None
-        factory = pa.decimal128 if column_type.precision <= 38 else pa.decimal256
-        return factory(column_type.precision, column_type.scale)
-    if base == "double":
-        return pa.float64()
-    if base == "boolean":
-        return pa.bool_()
-    if base == "timestamp":
-        return pa.timestamp("us", tz="UTC")
-    if base == "date":
-        return pa.date32()
-    raise AssertionError(f"no Arrow type for {column_type}")
-
-
-def wire_schema(spec: DataTypeSpec) -> pa.Schema:
-    """The schema of ``spec``'s Arrow pages, columns in configured order."""
-    import pyarrow as pa
-
-    return pa.schema([pa.field(c.name, wire_type(c.type), nullable=c.nullable) for c in spec.columns])
 
 
 def encode_page(table: pa.Table, installation: str, pagination: dict[str, Any]) -> bytes:

@@ -12,10 +12,10 @@ from typing import Any
 
 from include.migration.source.capabilities import RANGE_STATS
 from include.migration.config import ColumnType, DataTypeSpec
-from include.migration.conversion import RowConverter
 from include.migration.schema import QuotaError, check_quotas
 from include.migration.source.client import RemoteClient
 from include.migration.source.cursors import cursor_mode
+from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
 
@@ -61,15 +61,16 @@ def estimate_storage(
     """Rows at the source (when the remote can count) and the bytes they will take in the target."""
     mode = cursor_mode(spec)
     after, extra = mode.request(None)
-    page = client.fetch_page(spec.name, after, spec.page_size, **extra)
-    rows = RowConverter(installation_id, spec).convert(page.headers, page.data)
-    rendered = db.render_rows(rows, spec.columns)
-    average = sum(db.size_of(r) for r in rendered) / len(rendered) if rendered else 0.0
+    page_format = resolve_page_format(spec, client)
+    page = client.fetch_page(spec.name, after, spec.page_size, page_format=page_format, **extra)
+    table = page_converter(installation_id, spec)(page)
+    sizes = db.render_table(table, spec.columns).sizes if table.num_rows else []
+    average = sum(sizes) / len(sizes) if sizes else 0.0
     count = None
     if RANGE_STATS in (client.status().get("capabilities") or []):
         count = int(client.range_stats(spec.name, None, None)["count"])
     elif page.after_id is None:
-        count = len(rows)  # the whole data type fits in the sample page
+        count = table.num_rows  # the whole data type fits in the sample page
     estimate = int(count * average * STORAGE_OVERHEAD) if count is not None else None
     return {"data_type": spec.name, "rows_at_source": count, "average_row_bytes": round(average, 1), "estimated_bytes": estimate}
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from include.migration.checksum import wire_timestamp
+from include.migration.values.timestamps import wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.lease import LeaseLostError

@@ -4,8 +4,9 @@ Rows are written before the checkpoint that covers them, so a crash between
 the two replays one page, which the primary-key upsert makes harmless. The next
 pages are fetched back to back and converted and rendered into statements in
 two background stages while the current page is written (``prefetch.py``), so
-the remote, the client and the target work at the same time. Pages come as Arrow when the remote offers them (checked and
-rendered a column at a time), as JSON otherwise. The loop stops at the end of
+the remote, the client and the target work at the same time. Pages come as Arrow
+when the remote offers them, as JSON otherwise; either becomes one checked Arrow
+table (``values/pages.py``) rendered a column at a time. The loop stops at the end of
 data or when its time budget is spent; an unfinished data type continues from
 its checkpoint in the next run.
 """
@@ -19,13 +20,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from include.migration.arrow_pages import ARROW_PAGES
 from include.migration.config import DataTypeSpec, InstallationSpec
-from include.migration.conversion import RowConverter
 from include.migration.lease import DataTypeLease, LeaseLostError
 from include.migration.source.client import Page, RemoteClient
 from include.migration.source.cursors import cursor_mode
 from include.migration.prefetch import Prefetcher
+from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.source.paginator import KeysetPaginator
 from include.migration.state import StateStore
 from include.migration.target.connection import TargetDatabase
@@ -82,7 +82,7 @@ def run_transfer(
     )
     writer = UpsertWriter(db, data_type, profile, installation_id=installation.id)
     page_format = resolve_page_format(data_type, client)
-    convert = _page_converter(installation.id, data_type, page_format)
+    convert = page_converter(installation.id, data_type)
     # Checkpoints are logged in their wire form, as the state table stores them and set_checkpoints takes them.
     log.info(
         "transfer %s/%s starting after checkpoint %s (budget %.0fs, %s pages)",
@@ -147,30 +147,6 @@ def run_transfer(
         "end of data" if result.done else "budget spent, continues next run",
     )
     return result
-
-
-def resolve_page_format(data_type: DataTypeSpec, client: RemoteClient) -> str:
-    """``json`` or ``arrow``: the data type's ``page_format``, ``auto`` deciding by the remote's capabilities."""
-    if data_type.page_format != "auto":
-        return data_type.page_format
-    capabilities = client.status().get("capabilities") or []
-    return "arrow" if ARROW_PAGES in capabilities else "json"
-
-
-def _page_converter(installation_id: str, data_type: DataTypeSpec, page_format: str) -> Callable[[Page], Any]:
-    """Page -> converted batch (row tuples from JSON, an Arrow table from Arrow)."""
-    rows = RowConverter(installation_id, data_type)
-    if page_format != "arrow":
-        return lambda page: rows.convert(page.headers, page.data)
-    from include.migration.arrow_conversion import ArrowConverter
-
-    columns = ArrowConverter(installation_id, data_type)
-
-    def convert(page: Page) -> Any:
-        # A remote may still answer with JSON (e.g. a proxy that drops the format parameter).
-        return columns.convert(page.table) if page.table is not None else rows.convert(page.headers, page.data)
-
-    return convert
 
 
 def _save_checkpoint(

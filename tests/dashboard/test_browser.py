@@ -111,7 +111,7 @@ def test_the_rendered_page_shows_a_failed_installations_error(
     """A real failed run (a wrong token: check_status fails at once) and a recorded transfer failure, on the page."""
     from airflow.utils.state import DagRunState
 
-    from include.migration.conversion import ConversionError
+    from include.migration.values.errors import ConversionError
     from include.migration.dag_factory import build_dags
     from include.migration.failures import Scope
     from include.migration.task_boundary import leave_trace

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from include.migration.conversion import ConversionError, HeaderMismatchError
+from include.migration.values.errors import ConversionError, HeaderMismatchError
 from include.migration.source.client import RemoteResponseError
 from include.migration.source.paginator import PaginationError
 from tests.faults.conftest import ROWS

@@ -9,7 +9,6 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from include.migration.checksum import RowHasher
 from include.migration.config import DataTypeSpec, parse_config
 from include.migration.remote_service import build_source_metadata
 from include.migration.remote_service.server import RunningServer
@@ -85,6 +84,7 @@ def source_rows(url: str, spec: DataTypeSpec, installation: str) -> list[tuple[A
 
 
 def hash_rows(spec: DataTypeSpec, rows: Iterable[Sequence[Any]]) -> list[int]:
-    """Row hashes computed here, as a client would."""
-    hasher = RowHasher(spec)
-    return [hasher.hash(row) for row in rows]
+    """Row hashes computed here by the specification's row-at-a-time reading (independent of the package)."""
+    from tests.values import oracle
+
+    return [oracle.row_hash(spec, row) for row in rows]

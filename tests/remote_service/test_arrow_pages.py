@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from include.migration.arrow_conversion import table_rows
+from include.migration.values.pages import table_rows
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, decode_page
 from include.migration.remote_service import create_app, serve_in_thread
 from include.migration.remote_service.app import CAPABILITIES

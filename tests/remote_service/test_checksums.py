@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import event
 
 import include.migration.remote_service.app as remote_app
-from include.migration.checksum import MASK_64, ChunkStats, chunk_stats
+from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service import create_app, seed_source, serve_in_thread
 from include.migration.remote_service.app import STREAM_ROWS, range_stats

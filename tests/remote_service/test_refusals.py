@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from include.migration.config import parse_config
-from include.migration.conversion import ConversionError, value_problem
+from include.migration.values.errors import ConversionError
+from include.migration.values.checks import value_problem
 from include.migration.errors import FatalError
 from include.migration.remote_service import create_app, insert_rows, serve_in_thread
 from include.migration.remote_service.arrow_source import rows_to_table

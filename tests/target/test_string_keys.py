@@ -20,7 +20,7 @@ import requests
 import sqlalchemy as sa
 
 from include.migration.config import DataTypeSpec, parse_config
-from include.migration.conversion import ConversionError
+from include.migration.values.errors import ConversionError
 from include.migration.remote_service import build_source_metadata
 from include.migration.remote_service.app import create_app
 from include.migration.remote_service.server import serve_in_thread
@@ -31,6 +31,7 @@ from include.migration.target.connection import MySqlTarget
 from include.migration.target.dialects import MARIADB_DIALECT, TIDB_DIALECT
 from include.migration.target.profiles import get_profile
 from include.migration.target.writer import UpsertWriter
+from include.migration.values.pages import PageConverter
 from include.migration.transfer import run_transfer
 from include.migration.validation.validator import validate_data_type
 from tests.conftest import DB_PREFIX, fresh_postgres_database
@@ -134,9 +135,10 @@ def test_a_target_without_no_pad_refuses_trailing_space_keys(target) -> None:
     target.dialect = TIDB_DIALECT
     prepare_schema(target, [SPEC], get_profile("mysql"), INSTALLATION)
     writer = UpsertWriter(target, SPEC, get_profile("mysql"), installation_id=INSTALLATION)
-    assert writer.write([("a", "fine"), ("b", "fine")]) == 2
+    pages = PageConverter(INSTALLATION, SPEC)
+    assert writer.write(pages.rows(["code", "label"], [["a", "fine"], ["b", "fine"]])) == 2
     with pytest.raises(ConversionError) as caught:
-        writer.write([("c", "fine"), ("a ", "padded")])
+        writer.write(pages.rows(["code", "label"], [["c", "fine"], ["a ", "padded"]]))
     message = str(caught.value)
     for part in ("installation 'keys'", "data type 'tags'", "key 'a '", "column 'code'", "NO PAD", "tidb"):
         assert part in message, message

@@ -1,6 +1,6 @@
 """Chunk planning over key-ordered hashes."""
 
-from include.migration.checksum import ChunkStats
+from include.migration.values.checksums import ChunkStats
 from include.migration.validation.chunks import Chunk, ChunkBuilder, chunk_index
 
 

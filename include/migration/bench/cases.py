@@ -366,9 +366,9 @@ def _load_arrow() -> None:
     Python value (~0.9 s, once per process), which a worker pays once, not per page."""
     import pyarrow as pa
 
-    import include.migration.arrow_conversion  # noqa: F401
-    import include.migration.arrow_hashing  # noqa: F401
-    import include.migration.target.arrow_render  # noqa: F401
+    import include.migration.values.canonical  # noqa: F401
+    import include.migration.values.literals  # noqa: F401
+    import include.migration.values.pages  # noqa: F401
 
     pa.array([0])
 

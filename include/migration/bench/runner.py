@@ -541,7 +541,7 @@ class Bench:
     # verification ---------------------------------------------------------
 
     def source_stat(self, installation: str, spec: Any, up_to: Any = None) -> Any:
-        from include.migration.checksum import ChunkStats
+        from include.migration.values.checksums import ChunkStats
 
         key = (installation, spec.name, up_to)
         if key not in self.source_stats:
@@ -617,7 +617,7 @@ class Bench:
     def verify_sampled(self, case: CaseSpec, result: dict[str, Any], sample: int = 300) -> dict[str, Any]:
         """For peers with their own column types: exact count + canonical hashes of sampled rows."""
         from include.migration.bench.seed import source_rows
-        from include.migration.checksum import RowHasher
+        from include.migration.values.canonical import RowHasher
 
         started = time.perf_counter()
         conn = common.mariadb_connect(case.database)
@@ -638,11 +638,11 @@ class Bench:
                     f"SELECT {columns} FROM `{spec.target_table}` WHERE `{spec.primary_key}` IN ({marks})", keys
                 )
                 target = {row[spec.key_index]: row for row in cursor.fetchall()}
-                hasher = RowHasher(spec)
+                hash_rows = RowHasher(spec).hash_rows
                 differing = [
                     k
                     for k in keys
-                    if k not in target or k not in source or hasher.hash(source[k]) != hasher.hash(target[k])
+                    if k not in target or k not in source or len(set(hash_rows([source[k], target[k]]))) != 1
                 ]
                 good = count == expected and distinct == expected and not differing
                 details[spec.name] = {

@@ -39,8 +39,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, encode_page
-from include.migration.canonical_sql import ServerSideHashing
-from include.migration.checksum import MASK_64, ChunkStats, chunk_stats
+from include.migration.values.canonical_sql import ServerSideHashing
+from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.arrow_source import read_page, warm_up
 from include.migration.remote_service.encoding import EncodingError, timestamp_text
@@ -64,7 +64,7 @@ from include.migration.remote_service.source_schema import (
 )
 from include.migration.remote_service.value_fit import (
     MisfitError,
-    check_rows,
+    check_encoded,
     check_table,
     find_misfit,
     refusal_body,
@@ -130,11 +130,12 @@ def _checked_table(conn: Connection, statement: Select[Any], query: DataTypeQuer
     return table
 
 
-def _checked_rows(conn: Connection, statement: Select[Any], query: DataTypeQueries) -> Sequence[Any]:
-    """The driver's rows of ``statement``; :class:`MisfitError` when a value does not fit its column."""
+def _checked_rows(conn: Connection, statement: Select[Any], query: DataTypeQueries) -> tuple[Sequence[Any], list[Any]]:
+    """The driver's rows of ``statement`` and their JSON page form; :class:`MisfitError` when a value does not fit."""
     rows = conn.execute(statement).all()
-    check_rows(query.spec, rows)
-    return rows
+    data = _encoded(query, rows)
+    check_encoded(query.spec, data)
+    return rows, data
 
 
 def _key_page(
@@ -146,9 +147,9 @@ def _key_page(
             table = _checked_table(conn, statement, query)
             after_id = _wire_key(query, _last_key(query, table)) if table.num_rows == limit else None
             return _arrow(table, installation, {"afterId": after_id})
-        rows = _checked_rows(conn, statement, query)
+        rows, data = _checked_rows(conn, statement, query)
     after_id = _wire_key(query, query.spec.key_of(rows[-1])) if len(rows) == limit else None
-    return _json(_page_body(query, installation, rows, {"afterId": after_id}))
+    return _json(_page_body(query, installation, data, {"afterId": after_id}))
 
 
 def _last_key(query: DataTypeQueries, table: Any) -> Any:
@@ -181,24 +182,24 @@ def _updated_at_page(
                     "afterUpdatedAt": timestamp_text(table.column(query.updated_at_index)[-1].as_py()),
                 }
             return _arrow(table, installation, pagination)
-        rows = _checked_rows(conn, statement, query)
+        rows, data = _checked_rows(conn, statement, query)
     if len(rows) == limit:
         last = rows[-1]
         pagination = {
             "afterId": last[query.spec.key_index],
             "afterUpdatedAt": timestamp_text(last[query.updated_at_index]),
         }
-    return _json(_page_body(query, installation, rows, pagination))
+    return _json(_page_body(query, installation, data, pagination))
 
 
 def _page_body(
-    query: DataTypeQueries, installation: str, rows: Sequence[Any], pagination: dict[str, Any]
+    query: DataTypeQueries, installation: str, data: list[Any], pagination: dict[str, Any]
 ) -> dict[str, Any]:
     # ``installation`` lets the client refuse a page that belongs to someone else.
     return {
         "installation": installation,
         "headers": query.spec.column_names,
-        "data": _encoded(query, rows),
+        "data": data,
         "pagination": pagination,
     }
 

@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Select
 from sqlalchemy.exc import DBAPIError
 
-from include.migration.arrow_pages import wire_schema
+from include.migration.values.types import wire_schema
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.value_fit import MisfitError, find_misfit, find_wire_misfit
 

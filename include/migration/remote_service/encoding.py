@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from include.migration.checksum import wire_timestamp
+from include.migration.values.timestamps import wire_timestamp
 from include.migration.config import ColumnType, DataTypeSpec
 
 ValueEncoder = Callable[[Any], Any]

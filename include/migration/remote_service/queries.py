@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Select, Table, and_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
-from include.migration.arrow_hashing import ArrowRowHasher
-from include.migration.canonical_sql import POSTGRES_CANONICAL, ServerSideHashing
+from include.migration.values.canonical import RowHasher
+from include.migration.values.canonical_sql import POSTGRES_CANONICAL, ServerSideHashing
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service.encoding import RowEncoder, row_encoder
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
@@ -100,7 +100,7 @@ class DataTypeQueries:
     updated_at: ColumnElement[Any] | None
     parse_key: Callable[[str], Any]
     encode_row: RowEncoder
-    hasher: ArrowRowHasher
+    hasher: RowHasher
     server_hashing: ServerSideHashing | None
     """On PostgreSQL: the database prints the canonical row text (``canonical_sql``)."""
 
@@ -168,6 +168,6 @@ def data_type_queries(spec: DataTypeSpec, table: Table) -> DataTypeQueries:
         updated_at=updated_at,
         parse_key=parsers[0] if len(parsers) == 1 else _composite_key(parsers),
         encode_row=row_encoder(spec),
-        hasher=ArrowRowHasher(spec),
+        hasher=RowHasher(spec),
         server_hashing=ServerSideHashing.plan(POSTGRES_CANONICAL, spec),
     )

@@ -24,7 +24,8 @@ from sqlalchemy import Table, delete, tuple_
 from sqlalchemy.engine import Connection, Engine
 
 from include.migration.config import DataTypeSpec
-from include.migration.conversion import ConversionError, HeaderMismatchError, RowConverter
+from include.migration.values.errors import ConversionError, HeaderMismatchError
+from include.migration.values.pages import PageConverter, table_rows
 from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
 
 from include.migration.source.capabilities import REMOTE_WRITES  # noqa: F401 - the name app.py announces
@@ -96,7 +97,7 @@ def remote_writes_router(
         if spec.composite_key and any(not isinstance(k, list) or len(k) != width for k in body.deletes):
             raise HTTPException(422, f"deletes of {data_type!r} are arrays of {width} key values {list(spec.key_names)}")
         try:
-            rows = RowConverter(installation, spec).convert(body.headers, body.data) if body.data else []
+            rows = table_rows(PageConverter(installation, spec).rows(body.headers, body.data)) if body.data else []
         except (ConversionError, HeaderMismatchError) as exc:
             raise HTTPException(422, str(exc)) from None
         return await run_in_threadpool(_write, engine, tables[data_type], spec, installation, rows, body.deletes)

@@ -4,7 +4,7 @@ One ``requests`` session (from ``HttpHook.get_conn``) is reused for every page.
 429, 5xx, connection errors, timeouts and unreadable bodies are retried with
 exponential backoff, honouring ``Retry-After``; other 4xx are fatal. A 422
 whose body names a column is the remote refusing a value that does not fit its
-declared type: a :class:`~include.migration.conversion.ConversionError`. Messages
+declared type: a :class:`~include.migration.values.errors.ConversionError`. Messages
 name the installation, data type and cursor, never the token (a response that
 echoes it is redacted). A page or status document that names another
 installation (``"installation"``, when the remote sends it) is refused.
@@ -29,7 +29,7 @@ import requests
 import tenacity
 
 from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ArrowPageError, decode_page
-from include.migration.conversion import ConversionError
+from include.migration.values.errors import ConversionError
 from include.migration.errors import FatalError, RetryableError
 
 if TYPE_CHECKING:

@@ -9,10 +9,9 @@ transactions commit late (with an older ``updated_at``) are not skipped.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from include.migration.checksum import wire_timestamp
+from include.migration.values.timestamps import parse_timestamp, wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.source.client import Page
 
@@ -20,19 +19,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def parse_timestamp(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
-
-
 class CursorMode(Protocol):
     def request(self, cursor: Any) -> tuple[Any, dict[str, Any]]:
         """The ``after`` value and the extra query parameters for the page after ``cursor``."""
 
-    def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
-        """The cursor value of each converted row (tuples or an Arrow table), in page order."""
+    def row_cursors(self, rows: pa.Table) -> list[Any]:
+        """The cursor value of each row of a checked page, in page order."""
 
     def page_cursor(self, page: Page) -> Any:
         """The cursor the page announces (None: end of data)."""
@@ -53,12 +45,10 @@ class KeyCursor:
     def request(self, cursor: Any) -> tuple[Any, dict[str, Any]]:
         return cursor, {}
 
-    def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
+    def row_cursors(self, rows: pa.Table) -> list[Any]:
         spec = self._spec
-        if hasattr(rows, "num_rows"):
-            columns = [rows.column(i).to_pylist() for i in spec.key_indexes]
-            return list(zip(*columns)) if spec.composite_key else columns[0]
-        return [spec.key_of(r) for r in rows]
+        columns = [rows.column(i).to_pylist() for i in spec.key_indexes]
+        return list(zip(*columns)) if spec.composite_key else columns[0]
 
     def page_cursor(self, page: Page) -> Any:
         return page.after_id
@@ -85,11 +75,8 @@ class UpdatedAtCursor:
         updated_at, key = cursor
         return key, {"afterUpdatedAt": wire_timestamp(updated_at), "until": self._until}
 
-    def row_cursors(self, rows: Sequence[tuple[Any, ...]] | pa.Table) -> list[Any]:
-        key, updated = self._key, self._updated
-        if hasattr(rows, "num_rows"):
-            return list(zip(rows.column(updated).to_pylist(), rows.column(key).to_pylist()))
-        return [(r[updated], r[key]) for r in rows]
+    def row_cursors(self, rows: pa.Table) -> list[Any]:
+        return list(zip(rows.column(self._updated).to_pylist(), rows.column(self._key).to_pylist()))
 
     def page_cursor(self, page: Page) -> Any:
         if page.after_id is None:

@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,20 +46,8 @@ class TargetDatabase(Protocol):
         instead of Python objects, for readers that parse whole columns at once.
         """
 
-    def render_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None) -> list[Any]:
-        """Prepare rows for :meth:`execute_values`; ``size_of`` tells each one's size in the statement.
-
-        ``columns`` (the rows' column specs, when known) lets a target pick a renderer per column once.
-        """
-
-    def size_of(self, rendered: Any) -> int:
-        """Bytes a rendered row adds to the statement text."""
-
-    def render_list(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec]) -> RenderedRows:
-        """Prepare converted rows (tuples in ``columns`` order) for :meth:`execute_values`."""
-
     def render_table(self, table: pa.Table, columns: Sequence[ColumnSpec]) -> RenderedRows:
-        """Prepare a converted Arrow page (columns in ``columns`` order) for :meth:`execute_values`."""
+        """Prepare a checked Arrow table (columns in ``columns`` order) for :meth:`execute_values`."""
 
     def execute_values(self, prefix: str, rendered: Any, width: int, suffix: str) -> int:
         """Run ``prefix`` + the rows (a ``RenderedRows.part``) + ``suffix`` as one statement."""
@@ -179,29 +167,8 @@ class MySqlTarget:
         finally:
             cursor.close()
 
-    def render_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None) -> list[bytes]:
-        # Rendered once per row, so that statement sizes are exact before sending. Strings are
-        # escaped as mysql_real_escape_string does for utf8mb4, but without the connection, which
-        # is busy with the previous statement while a prefetch thread renders the next page.
-        if columns is None:
-            literal = self._conn.literal
-            return [literal(tuple(row)) for row in rows]
-        quote = _quoted_backslash_escaped if self.backslash_escapes else _quoted_no_backslash_escapes
-        renderers = tuple(_mysql_renderer(c, quote) for c in columns)
-        join = b",".join
-        return [
-            b"(" + join([b"NULL" if v is None else r(v) for r, v in zip(renderers, row)]) + b")" for row in rows
-        ]
-
-    def size_of(self, rendered: bytes) -> int:
-        return len(rendered)
-
-    def render_list(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec]) -> RenderedRows:
-        rendered = self.render_rows(rows, columns)
-        return RenderedList(rendered, [len(r) for r in rendered], join=True)
-
     def render_table(self, table: pa.Table, columns: Sequence[ColumnSpec]) -> RenderedRows:
-        from include.migration.target.arrow_render import render_table
+        from include.migration.values.literals import render_table
 
         return render_table(table, columns, backslash_escapes=self.backslash_escapes)
 
@@ -246,53 +213,6 @@ class MySqlTarget:
 
 # MySQL field types read as text by stream(text_values=True): DECIMAL, NEWDECIMAL, DATE, DATETIME, TIMESTAMP.
 _TEXT_VALUE_TYPES = (0, 246, 10, 12, 7)
-
-
-def _quoted_backslash_escaped(text: bytes) -> bytes:
-    """A quoted literal escaped byte for byte as mysql_real_escape_string escapes utf8mb4 text.
-
-    No byte of a multi-byte UTF-8 character is ASCII, so escaping bytes is escaping characters.
-    """
-    escaped = (
-        text.replace(b"\\", b"\\\\")
-        .replace(b"'", b"\\'")
-        .replace(b'"', b'\\"')
-        .replace(b"\x00", b"\\0")
-        .replace(b"\n", b"\\n")
-        .replace(b"\r", b"\\r")
-        .replace(b"\x1a", b"\\Z")
-    )
-    return b"'" + escaped + b"'"
-
-
-def _quoted_no_backslash_escapes(text: bytes) -> bytes:
-    """Under NO_BACKSLASH_ESCAPES only the quote can be escaped, by doubling it."""
-    return b"'" + text.replace(b"'", b"''") + b"'"
-
-
-def _float_literal(value: float) -> bytes:
-    text = repr(value)
-    if text in ("inf", "-inf", "nan"):
-        raise ValueError(f"{text} cannot be stored in MySQL")
-    return (text if "e" in text else text + "e0").encode()
-
-
-def _mysql_renderer(column: ColumnSpec, string_literal: Callable[[bytes], bytes]) -> Callable[[Any], bytes]:
-    """A function giving the SQL literal of one non-NULL, already converted value of ``column``."""
-    base = column.type.base
-    if base in ("int", "bigint"):
-        return lambda v: b"%d" % v
-    if base == "boolean":
-        return lambda v: b"1" if v else b"0"
-    if base == "decimal":
-        return lambda v: format(v, "f").encode()
-    if base == "double":
-        return _float_literal
-    if base == "timestamp":
-        return lambda v: b"'" + v.isoformat(sep=" ").encode() + b"'"
-    if base == "date":
-        return lambda v: b"'" + v.isoformat().encode() + b"'"
-    return lambda v: string_literal(v.encode("utf-8"))  # varchar, text, json
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -343,22 +263,11 @@ class SqliteTarget:
         while batch := cursor.fetchmany(batch_size):
             yield from batch
 
-    def render_rows(
-        self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec] | None = None
-    ) -> list[tuple[Any, ...]]:
-        return [tuple(_sqlite_value(v) for v in row) for row in rows]
-
-    def size_of(self, rendered: tuple[Any, ...]) -> int:
-        return 2 * len(rendered)  # placeholders only: values travel bound
-
-    def render_list(self, rows: Sequence[Sequence[Any]], columns: Sequence[ColumnSpec]) -> RenderedRows:
-        rendered = self.render_rows(rows, columns)
-        return RenderedList(rendered, [2 * len(r) for r in rendered], join=False)
-
     def render_table(self, table: pa.Table, columns: Sequence[ColumnSpec]) -> RenderedRows:
-        from include.migration.arrow_conversion import table_rows
+        from include.migration.values.pages import table_rows
 
-        return self.render_list(table_rows(table), columns)
+        rendered = [tuple(_sqlite_value(v) for v in row) for row in table_rows(table)]
+        return RenderedList(rendered, [2 * len(r) for r in rendered], join=False)
 
     def execute_values(self, prefix: str, rendered: Sequence[tuple[Any, ...]], width: int, suffix: str) -> int:
         row = self.dialect.row_placeholders(width)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from include.migration.conversion import conversion_error
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError, RetryableError
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
+from include.migration.values.errors import conversion_error
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -106,30 +105,22 @@ class UpsertWriter:
             i for i in data_type.key_indexes if data_type.columns[i].type.base == "varchar" and dialect.pads_keys
         ]
 
-    def write(self, batch: Sequence[Sequence[Any]] | pa.Table) -> int:
-        """Upsert converted rows (tuples in configured column order, or an Arrow table); returns rows written."""
-        return self.send(self.prepare(batch))
+    def write(self, table: pa.Table) -> int:
+        """Upsert a checked table (columns in configured order); returns rows written."""
+        return self.send(self.prepare(table))
 
-    def prepare(self, batch: Sequence[Sequence[Any]] | pa.Table) -> PreparedWrite:
-        """Render ``batch`` and cut it into statements; needs no target round trip (a prefetch thread may do it)."""
-        columns = self.data_type.columns
+    def prepare(self, table: pa.Table) -> PreparedWrite:
+        """Render ``table`` and cut it into statements; needs no target round trip (a prefetch thread may do it)."""
         spec = self.data_type
-        if hasattr(batch, "num_rows"):  # an Arrow table
-            table = batch
-            rendered = self.db.render_table(table, columns)
+        rendered = self.db.render_table(table, spec.columns)
+        keys = [table.column(i) for i in spec.key_indexes]
 
-            def key_at(index: int) -> Any:
-                return spec.key_of({i: table.column(i)[index].as_py() for i in spec.key_indexes})
-
-        else:
-            rows = batch
-            rendered = self.db.render_list(rows, columns)
-
-            def key_at(index: int) -> Any:
-                return spec.key_of(rows[index])
+        def key_at(index: int) -> Any:
+            values = tuple(k[index].as_py() for k in keys)
+            return values if spec.composite_key else values[0]
 
         for position in self._padded_key_positions:
-            self._refuse_padded_keys(batch, position, key_at)
+            self._refuse_padded_keys(table, position, key_at)
         statements: list[_Statement] = []
 
         def cut(start: int, stop: int, size: int) -> None:
@@ -156,24 +147,19 @@ class UpsertWriter:
             cut(start, len(sizes), size)
         return PreparedWrite(statements)
 
-    def _refuse_padded_keys(
-        self, batch: Sequence[Sequence[Any]] | pa.Table, position: int, key_at: Any
-    ) -> None:
-        if hasattr(batch, "num_rows"):
-            import pyarrow.compute as pc
+    def _refuse_padded_keys(self, table: pa.Table, position: int, key_at: Any) -> None:
+        import pyarrow.compute as pc
 
-            padded = pc.ends_with(batch.column(position), " ").to_pylist()
-        else:
-            padded = [str(row[position]).endswith(" ") for row in batch]
-        index = next((i for i, flag in enumerate(padded) if flag), None)
-        if index is not None:
-            column = self.data_type.columns[position]
-            value = batch.column(position)[index].as_py() if hasattr(batch, "num_rows") else batch[index][position]
-            raise conversion_error(
-                self.installation_id, self.data_type, key_at(index), column, value,
-                f"a key with trailing spaces cannot be stored apart from the same key without them: this "
-                f"{self.db.dialect.server} target has no binary NO PAD collation",
-            )
+        padded = pc.fill_null(pc.ends_with(table.column(position), " "), False)
+        if not pc.any(padded).as_py():
+            return
+        index = int(pc.index(padded, True).as_py())
+        column = self.data_type.columns[position]
+        raise conversion_error(
+            self.installation_id, self.data_type, key_at(index), column, table.column(position)[index].as_py(),
+            f"a key with trailing spaces cannot be stored apart from the same key without them: this "
+            f"{self.db.dialect.server} target has no binary NO PAD collation",
+        )
 
     def send(self, prepared: PreparedWrite) -> int:
         """Run the statements of :meth:`prepare` in order; returns rows written."""

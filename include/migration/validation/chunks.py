@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from include.migration.checksum import ChunkStats
+from include.migration.values.checksums import ChunkStats
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,15 +9,18 @@ result, with every row crossing the network again).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
-from include.migration.checksum import ChunkStats, RowHasher
 from include.migration.config import DataTypeSpec
-from include.migration.conversion import RowConverter
 from include.migration.source.client import RemoteClient
+from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.source.paginator import KeysetPaginator
+from include.migration.values.checksums import MASK_64, ChunkStats
 from include.migration.validation.chunks import Chunk, chunk_index
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CAPABILITIES = (RANGE_STATS, ROW_HASHES)
 
@@ -31,52 +34,60 @@ class SourceSide(Protocol):
 
 
 class _Pages:
-    """Reads converted rows of a key range from the data endpoint, in key order."""
+    """Reads checked pages of a key range from the data endpoint, in key order (Arrow pages when offered)."""
 
     def __init__(self, client: RemoteClient, spec: DataTypeSpec, installation_id: str) -> None:
         self.client = client
         self.spec = spec
         self.installation_id = installation_id
-        self.converter = RowConverter(installation_id, spec)
+        self.convert = page_converter(installation_id, spec)
+        self.page_format = resolve_page_format(spec, client)
         # Data types paginated by (updated_at, key) are read here in plain key order.
         self.extra = {"order": "key"} if spec.cursor_mode == "updated_at" else {}
 
-    def rows(self, chunk: Chunk) -> Iterator[tuple[Any, ...]]:
-        key_of = self.spec.key_of
+    def pages(self, chunk: Chunk) -> Iterator[tuple[list[Any], pa.Table]]:
+        """``(keys, table)`` of each page's rows within the chunk."""
         paginator = KeysetPaginator(self.installation_id, self.spec.name, cursor=chunk.after)
         while not paginator.done:
-            page = self.client.fetch_page(self.spec.name, paginator.cursor, self.spec.page_size, **self.extra)
-            rows = self.converter.convert(page.headers, page.data)
-            paginator.advance([key_of(r) for r in rows], page.after_id)
-            for row in rows:
-                if chunk.up_to is not None and key_of(row) > chunk.up_to:
-                    return
-                yield row
+            page = self.client.fetch_page(
+                self.spec.name, paginator.cursor, self.spec.page_size, page_format=self.page_format, **self.extra
+            )
+            table = self.convert(page)
+            keys = table_keys(self.spec, table)
+            paginator.advance(keys, page.after_id)
+            if chunk.up_to is not None and keys and keys[-1] > chunk.up_to:
+                inside = sum(1 for key in keys if key <= chunk.up_to)
+                yield keys[:inside], table.slice(0, inside)
+                return
+            yield keys, table
 
 
 class PageScanSource:
     """Validation against a remote with only the status and data endpoints."""
 
     def __init__(self, client: RemoteClient, spec: DataTypeSpec, installation_id: str) -> None:
+        from include.migration.values.canonical import RowHasher  # pyarrow stays out of DAG parsing
+
         self.pages = _Pages(client, spec, installation_id)
         self.hasher = RowHasher(spec)
 
     def stats_for(self, chunks: Sequence[Chunk]) -> list[ChunkStats]:
-        key_of, hash_row = self.pages.spec.key_of, self.hasher.hash
         counts, sums = [0] * len(chunks), [0] * len(chunks)
         whole = Chunk(chunks[0].after, chunks[-1].up_to)
         index = 0
-        for row in self.pages.rows(whole):
-            key = key_of(row)
-            if not chunks[index].contains(key):
-                index = chunk_index(chunks, key)
-            counts[index] += 1
-            sums[index] += hash_row(row)
-        return [ChunkStats(c, s & ((1 << 64) - 1)) for c, s in zip(counts, sums)]
+        for keys, table in self.pages.pages(whole):
+            for key, row_hash in zip(keys, self.hasher.hash_table(table)):
+                if not chunks[index].contains(key):
+                    index = chunk_index(chunks, key)
+                counts[index] += 1
+                sums[index] += row_hash
+        return [ChunkStats(c, s & MASK_64) for c, s in zip(counts, sums)]
 
     def hashes(self, chunk: Chunk) -> dict[Any, int]:
-        key_of = self.pages.spec.key_of
-        return {key_of(row): self.hasher.hash(row) for row in self.pages.rows(chunk)}
+        out: dict[Any, int] = {}
+        for keys, table in self.pages.pages(chunk):
+            out.update(zip(keys, self.hasher.hash_table(table)))
+        return out
 
 
 class RemoteStatsSource:
@@ -109,6 +120,14 @@ def source_side(client: RemoteClient, spec: DataTypeSpec, installation_id: str, 
     return PageScanSource(client, spec, installation_id)
 
 
-def source_rows(client: RemoteClient, spec: DataTypeSpec, installation_id: str, chunk: Chunk) -> Iterator[tuple[Any, ...]]:
-    """The source's current rows of a chunk, converted (for repair)."""
-    return _Pages(client, spec, installation_id).rows(chunk)
+def source_pages(
+    client: RemoteClient, spec: DataTypeSpec, installation_id: str, chunk: Chunk
+) -> Iterator[tuple[list[Any], pa.Table]]:
+    """The source's current rows of a chunk as checked tables with their keys (for repair)."""
+    return _Pages(client, spec, installation_id).pages(chunk)
+
+
+def table_keys(spec: DataTypeSpec, table: pa.Table) -> list[Any]:
+    """The key of each row of a checked table: a value, or a tuple for a composite key."""
+    columns = [table.column(i).to_pylist() for i in spec.key_indexes]
+    return list(zip(*columns)) if spec.composite_key else columns[0]

@@ -6,17 +6,17 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from include.migration.checksum import ChunkStats, chunk_stats
+from include.migration.values.checksums import ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.gate import row_bytes
 from include.migration.validation.chunks import Chunk, ChunkBuilder
 
 if TYPE_CHECKING:
-    from include.migration.canonical_sql import ServerSideHashing
+    from include.migration.values.canonical_sql import ServerSideHashing
 
 
-# Rows hashed together, a column at a time (see arrow_hashing).
+# Rows hashed together, a column at a time (see values/canonical.py).
 _HASH_BATCH_ROWS = 2000
 # The most rows one bounded read asks for (a profile with a response limit reads in key ranges).
 _MAX_RANGE_ROWS = 50_000
@@ -27,12 +27,12 @@ class TargetReader:
 
     def __init__(self, db: TargetDatabase, spec: DataTypeSpec) -> None:
         # Imported here: pyarrow (and the pandas it loads) stays out of DAG parsing.
-        from include.migration.arrow_hashing import ArrowRowHasher
-        from include.migration.canonical_sql import MYSQL_CANONICAL, ServerSideHashing
+        from include.migration.values.canonical import RowHasher
+        from include.migration.values.canonical_sql import MYSQL_CANONICAL, ServerSideHashing
 
         self.db = db
         self.spec = spec
-        self.hasher = ArrowRowHasher(spec)
+        self.hasher = RowHasher(spec)
         d = db.dialect
         self._keys = spec.key_names
         self._key_order = d.key_order(spec.key_names)

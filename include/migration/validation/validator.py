@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from include.migration.checksum import ChunkStats
+from include.migration.values.checksums import ChunkStats
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.source.client import RemoteClient
@@ -28,7 +28,7 @@ from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
 from include.migration.target.writer import UpsertWriter
 from include.migration.validation.chunks import Chunk
-from include.migration.validation.source_side import RemoteStatsSource, SourceSide, source_rows, source_side
+from include.migration.validation.source_side import RemoteStatsSource, SourceSide, source_pages, source_side
 from include.migration.validation.target_side import TargetReader
 
 MAX_KEYS_REPORTED = 1000
@@ -143,8 +143,10 @@ def validate_data_type(
             wanted = set(chunk_missing) | set(chunk_different)
             before_write()
             if wanted:
-                rows = [row for row in source_rows(client, spec, installation_id, chunk) if spec.key_of(row) in wanted]
-                repaired += writer.write(rows)
+                for keys, table in source_pages(client, spec, installation_id, chunk):
+                    chosen = [index for index, key in enumerate(keys) if key in wanted]
+                    if chosen:
+                        repaired += writer.write(table.take(chosen))
             if chunk_extra:
                 deleted += target.delete(chunk_extra)
         mismatched = still

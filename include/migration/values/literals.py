@@ -1,10 +1,9 @@
-"""Converted Arrow pages -> MySQL ``VALUES`` row literals, a column at a time.
+"""Checked Arrow tables -> MySQL ``VALUES`` row literals, a column at a time: the package's only SQL literals.
 
 Each column becomes an array of SQL literals with Arrow compute kernels (no
 Python object per value), the columns are joined into ``(v1,v2,...),`` row
 texts, and a statement's rows are one contiguous slice of the joined buffer.
-The literals mean exactly what the per-value renderers in ``connection.py``
-produce. Strings escape what the server requires inside a quoted literal, the
+Strings escape what the server requires inside a quoted literal, the
 backslash and the quote (the MySQL manual: "strictly speaking, MySQL requires
 only that backslash and the quote character used to quote the string in the
 query be escaped"), plus line breaks so that a statement stays one line in the
@@ -21,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.migration.arrow_text import decimal_text
+from include.migration.values.text import decimal_text
 from include.migration.config import ColumnSpec
 
 _NUMBER_BASES = ("int", "bigint", "double")

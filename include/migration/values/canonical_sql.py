@@ -6,7 +6,7 @@ SQL can print exactly; doubles (17 significant digits) and JSON documents
 row is read as runs of printed columns, each run one prefixed and ``;``-joined
 binary segment, with the other columns' values between them; when every column
 is printable the database hashes the whole row and only 16 hex digits cross
-the network. The results equal :class:`~include.migration.checksum.RowHasher`'s
+the network. The results equal :class:`~include.migration.values.canonical.RowHasher`'s
 (tested against MariaDB and PostgreSQL).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from include.migration.arrow_hashing import ArrowRowHasher, hash_parts, prefixed
+from include.migration.values.canonical import RowHasher, hash_parts, prefixed
 from include.migration.config import ColumnSpec, DataTypeSpec
 from include.migration.identifiers import quote_identifier
 
@@ -124,7 +124,7 @@ class ServerSideHashing:
             return cls((sql.row_hash_hex(expressions[0]),), (None,), whole_row=True)
         return cls(tuple(expressions), tuple(parts), whole_row=False)
 
-    def hash_rows(self, rows: Sequence[Sequence[Any]], hasher: ArrowRowHasher, offset: int = 0) -> list[int]:
+    def hash_rows(self, rows: Sequence[Sequence[Any]], hasher: RowHasher, offset: int = 0) -> list[int]:
         """Row hashes from rows holding :attr:`expressions`' values from position ``offset`` on."""
         if self.whole_row:
             return [int(row[offset], 16) for row in rows]
@@ -134,5 +134,5 @@ class ServerSideHashing:
             if column_index is None:
                 arrays.append(pa.array([bytes(v) for v in values], pa.binary()))
             else:
-                arrays.append(prefixed(hasher.canonical_values(column_index, values)))
+                arrays.append(prefixed(hasher.canonical_column(column_index, values)))
         return hash_parts(arrays)

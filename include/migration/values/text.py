@@ -22,3 +22,14 @@ def decimal_text(values: pa.Array) -> pa.Array:
     for position, value in zip(positions, exact):
         merged[position] = value
     return pa.array(merged, pa.string())
+
+
+def zoned_timestamp_text(text: pa.Array) -> pa.Array:
+    """ISO 8601 or SQL timestamp texts with a zone: a zone-less one is UTC, so it gets ``Z``."""
+    zoned = pc.match_substring_regex(text, r"([Zz]|[+-]\d{2}(:?\d{2})?)$")
+    return pc.if_else(zoned, text, pc.binary_join_element_wise(text, "Z", ""))
+
+
+def timestamps_from_text(text: pa.Array) -> pa.Array:
+    """ISO 8601 or SQL timestamp texts (``T`` or space, with or without a zone) -> UTC instants."""
+    return zoned_timestamp_text(text).cast(pa.timestamp("us", tz="UTC"))
