@@ -21,15 +21,11 @@ already committed is equal now and is not sent twice.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import decimal
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from include.migration.values.timestamps import wire_timestamp
 from include.migration.config import DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.lease import LeaseLostError
@@ -70,32 +66,10 @@ class ReverseResult:
         return dataclasses.asdict(self)
 
 
-def _wire(spec: DataTypeSpec, row: Sequence[Any]) -> list[Any]:
-    """A target row in the data pages' wire form (what the remote reads and checks)."""
-    out: list[Any] = []
-    for column, value in zip(spec.columns, row):
-        base = column.type.base
-        if value is None:
-            out.append(None)
-        elif base == "boolean":
-            out.append(bool(value))
-        elif base == "decimal":
-            out.append(format(decimal.Decimal(value), "f"))
-        elif base == "timestamp":
-            out.append(wire_timestamp(value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))))
-        elif base == "date":
-            out.append(value.isoformat() if isinstance(value, dt.date) else str(value))
-        elif base == "json":
-            out.append(json.loads(value) if isinstance(value, (str, bytes)) else value)
-        elif base == "double":
-            out.append(float(value))
-        else:
-            out.append(value)
-    return out
-
-
 def target_rows(db: TargetDatabase, spec: DataTypeSpec, keys: Sequence[Any]) -> list[list[Any]]:
     """The target's rows with these keys, in key order and wire form."""
+    from include.migration.values.wire_rows import wire_rows  # pyarrow stays out of DAG parsing
+
     d = db.dialect
     columns = ", ".join(d.quote(c) for c in spec.column_names)
     rows: list[list[Any]] = []
@@ -103,7 +77,7 @@ def target_rows(db: TargetDatabase, spec: DataTypeSpec, keys: Sequence[Any]) -> 
         batch = list(keys[start : start + 500])
         matching, params = d.key_in(spec.key_names, batch)
         sql = f"SELECT {columns} FROM {d.quote(spec.target_table)} WHERE {matching} ORDER BY {d.key_order(spec.key_names)}"
-        rows += [_wire(spec, row) for row in db.query(sql, params)]
+        rows += wire_rows(spec, db.query(sql, params))
     return rows
 
 

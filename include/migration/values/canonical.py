@@ -68,11 +68,11 @@ class RowHasher:
         if base == "json":
             return json_document_texts(values.to_pylist() if isinstance(values, pa.Array) else values)
         if not isinstance(values, pa.Array):
-            values = _driver_array(values, column, self._types.get(index))
-        return _printed(column, values)
+            values = driver_array(values, column, self._types.get(index))
+        return printed_text(column, values)
 
 
-def _printed(column: ColumnSpec, values: pa.Array) -> pa.Array:
+def printed_text(column: ColumnSpec, values: pa.Array) -> pa.Array:
     """Canonical texts of the types Arrow prints exactly."""
     base, kind = column.type.base, values.type
     if pa.types.is_null(kind):
@@ -90,7 +90,7 @@ def _printed(column: ColumnSpec, values: pa.Array) -> pa.Array:
     return pc.cast(values, pa.string())  # integers, text, dates
 
 
-def _driver_array(values: Sequence[Any], column: ColumnSpec, kind: pa.DataType | None) -> pa.Array:
+def driver_array(values: Sequence[Any], column: ColumnSpec, kind: pa.DataType | None) -> pa.Array:
     """A column of driver values; values a driver hands out as text (str or bytes) are read from their text."""
     try:
         return pa.array(values, type=kind)
