@@ -16,7 +16,8 @@ from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, get_pa
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.migration import runtime
-from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig, load_config
+from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.lease import LeaseOwner
 from include.migration.task_boundary import guarded
 from include.migration.notifications import MigrationFailureNotifier

@@ -18,7 +18,8 @@ import io
 from collections import Counter
 from typing import Any
 
-from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.config import InstallationSpec, MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.source.capabilities import RANGE_STATS
 from include.migration.state import INSTALLATION_JOB_ID, STATE_TABLE, StateStore
 

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from include.migration import runtime
-from include.migration.config import ConfigError, DataTypeSpec, InstallationProblem, InstallationSpec, MigrationConfig, load_config
+from include.migration.config import ConfigError, DataTypeSpec, InstallationProblem, InstallationSpec, MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.fleet import judge_readiness, summarize, unreachable
 from include.migration.state import INSTALLATION_JOB_ID, STATE_TABLE, StateRow, StateStore, data_type_job_id
 from include.migration.target.connection import TargetDatabase, open_target

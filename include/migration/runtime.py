@@ -14,7 +14,8 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.config import InstallationSpec, MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
 from include.migration.lease import DataTypeLease, LeaseLostError, LeaseOwner

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def scope_for(installation_id: str, data_type: str | None = None) -> Scope:
     """The task's scope with its connection ids (only the installation when its configuration cannot be read)."""
-    from include.migration.config import load_config
+    from include.migration.config_loading import load_config
 
     try:
         installation = load_config().installation(installation_id)

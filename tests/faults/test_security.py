@@ -14,7 +14,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from include.migration.config import ConfigError, MigrationConfig, load_config, parse_config
+from include.migration.config import ConfigError, MigrationConfig
+from include.migration.config_loading import load_config
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import app as remote_app
 from include.migration.remote_service.server import RunningServer
 from include.migration.source.client import RemoteFatalError, RemoteRetryableError

@@ -36,7 +36,7 @@ MIB = 1024 * 1024
 
 
 def _config_and_installation(installation_id: str) -> tuple[Any, Any]:
-    from include.migration.config import load_config
+    from include.migration.config_loading import load_config
 
     config = load_config()
     return config, config.installation(installation_id)

@@ -329,7 +329,7 @@ class Bench:
         os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
         ensure_services()
         common.write_config(self.installations, self.args.page_size)
-        from include.migration.config import load_config
+        from include.migration.config_loading import load_config
 
         self.config = load_config(CONFIG_PATH)
         self.data_types = list(self.config.data_types)
