@@ -41,7 +41,7 @@ def _age_hours(when: dt.datetime | None, now: dt.datetime) -> float | None:
 
 def _source_changed(installation: InstallationSpec, records: dict[str, dict[str, Any]]) -> tuple[bool | None, str]:
     """Whether any data type's source differs from what its last green validation saw, and how that was known."""
-    from include.migration.runtime import remote_client
+    from include.migration.task_resources import remote_client
 
     with remote_client(installation) as client:
         if RANGE_STATS not in (client.status().get("capabilities") or []):
@@ -99,7 +99,7 @@ def installation_readiness(
     installation: InstallationSpec, config: MigrationConfig, *, now: dt.datetime, check_source: bool
 ) -> dict[str, Any]:
     """Read one installation's target (and, with ``check_source``, ask its remote) and judge its readiness."""
-    from include.migration.runtime import resolve, target_database
+    from include.migration.task_resources import resolve, target_database
     from include.migration.validation.records import latest_validations
 
     try:

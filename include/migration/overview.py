@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from include.migration import runtime
+from include.migration import task_resources
 from include.migration.config import ConfigError, DataTypeSpec, InstallationProblem, InstallationSpec, MigrationConfig
 from include.migration.config_loading import load_config
 from include.migration.fleet import judge_readiness, summarize, unreachable
@@ -286,8 +286,8 @@ def _mask_field(match: re.Match[str]) -> str:
 
 
 def _read_installation(config: MigrationConfig, installation: InstallationSpec, dag_id: str) -> InstallationOverview:
-    _, installation, profile = runtime.resolve(installation.id, config)
-    # One attempt, unlike runtime.target_database: an overview reports a target that is down at once
+    _, installation, profile = task_resources.resolve(installation.id, config)
+    # One attempt, unlike task_resources.target_database: an overview reports a target that is down at once
     # (the next refresh tries again) instead of spending the tasks' back-off of several seconds on it.
     db = open_target(installation.target_conn_id, profile, attempts=1)
     try:
