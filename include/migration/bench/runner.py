@@ -270,6 +270,7 @@ class Bench:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m include.migration.bench``: the options parsed, the bench run; its exit status."""
     parser = argparse.ArgumentParser(prog="python -m include.migration.bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--rows", type=int, default=None, help="rows in the data set (default 1,000,000; --quick 10,000)"
