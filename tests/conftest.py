@@ -25,7 +25,8 @@ import MySQLdb  # noqa: E402
 import psycopg2  # noqa: E402
 import pytest  # noqa: E402
 
-from include.migration.config import DataTypeSpec, MigrationConfig, load_config  # noqa: E402
+from include.migration.config import DataTypeSpec, MigrationConfig  # noqa: E402
+from include.migration.config_loading import load_config  # noqa: E402
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
 # Separate prefixes let several checkouts run their suites against the same servers at once.

@@ -22,7 +22,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import create_app, seed_source, serve_in_thread
 from include.migration.schema import prepare_schema
 from include.migration.source.client import RemoteClient

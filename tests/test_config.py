@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from include.migration.config import ColumnType, ConfigError, load_config, parse_config
+from include.migration.config import ColumnType, ConfigError
+from include.migration.config_loading import load_config
+from include.migration.config_parsing import parse_config
 from include.migration.identifiers import IdentifierError
 
 BASE = {

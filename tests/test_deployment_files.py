@@ -5,7 +5,7 @@ import subprocess
 
 import yaml
 
-from include.migration.config import load_config
+from include.migration.config_loading import load_config
 from include.migration.dag_factory import MAX_PARALLEL_TRANSFERS, TRANSFER_POOL
 from include.migration.settings import pools_json, read_settings
 from tests.conftest import ROOT

@@ -14,7 +14,8 @@ from airflow.utils.state import DagRunState
 
 from include.migration import runtime
 from include.migration.airflow_failures import failed_latest_runs
-from include.migration.config import ConfigError, load_config
+from include.migration.config import ConfigError
+from include.migration.config_loading import load_config
 from include.migration.dag_factory import build_dag, dag_id_for
 from include.migration.failures import (
     ConfigurationError,

@@ -81,7 +81,7 @@ def expose_airflow_connections() -> list[str]:
     """
     import os
 
-    from include.migration.config import load_config
+    from include.migration.config_loading import load_config
 
     config = load_config()
     conn_ids = {c for i in config.installations for c in (i.remote_conn_id, i.target_conn_id)}

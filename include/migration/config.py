@@ -1,31 +1,22 @@
-"""The migration configuration: one YAML file, validated into frozen objects.
+"""The migration configuration's objects: data types, installations and alerts, validated and frozen.
 
-The file declares the data types (what to copy and how) and the installations
-(whom to copy it for). Loading it does no I/O beyond reading the file, so DAG
-parsing can call :func:`load_config` freely.
+The configuration declares the data types (what to copy and how) and the
+installations (whom to copy it for). This module says what a valid one is;
+``config_parsing`` validates a loaded mapping into it and ``config_loading``
+reads and merges the files.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-from pathlib import Path
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from include.migration.column_type_parsing import parse_column_type
 from include.migration.identifiers import validate_identifier
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "dags" / "migration_config.yaml"
-CONFIG_PATH_ENV = "MIGRATION_CONFIG"
-
-_TYPE_PATTERN = re.compile(
-    r"^(?P<base>bigint|int|varchar|text|decimal|double|boolean|timestamp|date|json)"
-    r"(?:\((?P<args>\d+(?:,\s*\d+)?)\))?$"
-)
 _KEY_TYPES = {"bigint", "int", "varchar"}
 
 
@@ -47,25 +38,8 @@ class ColumnType(_Frozen):
 
     @classmethod
     def parse(cls, text: str) -> ColumnType:
-        match = _TYPE_PATTERN.match(text.strip().lower())
-        if not match:
-            raise ValueError(
-                f"unknown column type {text!r}; expected one of bigint, int, varchar(n), text, "
-                "decimal(p,s), double, boolean, timestamp, date, json"
-            )
-        base, args = match["base"], match["args"]
-        numbers = [int(a) for a in args.split(",")] if args else []
-        if base == "varchar":
-            if len(numbers) != 1 or not 1 <= numbers[0] <= 16383:
-                raise ValueError(f"varchar needs one length between 1 and 16383, got {text!r}")
-            return cls(base=base, length=numbers[0])
-        if base == "decimal":
-            if len(numbers) != 2 or not (1 <= numbers[0] <= 65 and 0 <= numbers[1] <= min(30, numbers[0])):
-                raise ValueError(f"decimal needs (precision 1-65, scale 0-30 and <= precision), got {text!r}")
-            return cls(base=base, precision=numbers[0], scale=numbers[1])
-        if numbers:
-            raise ValueError(f"type {base} takes no arguments, got {text!r}")
-        return cls(base=base)
+        """A column type from its configuration text; a ValueError names what is wrong with it."""
+        return cls(**parse_column_type(text))
 
     def __str__(self) -> str:
         if self.base == "varchar":
@@ -344,185 +318,3 @@ class MigrationConfig(_Frozen):
     @property
     def enabled_installations(self) -> tuple[InstallationSpec, ...]:
         return tuple(i for i in self.installations if i.enabled)
-
-
-_DATA_TYPE_DEFAULT_KEYS = ("page_size", "max_pages_per_pass", "lag_seconds", "validation_chunk_rows", "page_format")
-_INSTALLATION_DEFAULT_KEYS = tuple(f for f in InstallationSpec.model_fields if f != "id")
-
-
-def _installation_defaults(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``defaults`` block split into data type defaults and installation defaults."""
-    defaults = dict(raw.get("defaults") or {})
-    return {k: defaults.pop(k) for k in _DATA_TYPE_DEFAULT_KEYS if k in defaults}, defaults
-
-
-def _with_defaults(item: Any, defaults: dict[str, Any]) -> dict[str, Any]:
-    item = dict(item) if isinstance(item, dict) else {}
-    merged = {**defaults, **item}
-    ident = str(item.get("id", ""))
-    for key in ("remote_conn_id", "target_conn_id"):
-        if isinstance(merged.get(key), str):
-            merged[key] = merged[key].format(installation=ident)
-    return merged
-
-
-def _check_defaults(raw: dict[str, Any], origin: Callable[[str], str]) -> None:
-    """A ``defaults`` error is reported once, as ``defaults.<field>``, naming the file that set it."""
-    block = raw.get("defaults")
-    if block is None:
-        return
-    if not isinstance(block, dict):
-        raise ConfigError(f"{origin('defaults')}: defaults: must be a mapping of settings")
-    known = set(_DATA_TYPE_DEFAULT_KEYS) | set(_INSTALLATION_DEFAULT_KEYS)
-    for key in block:
-        if key not in known:
-            raise ConfigError(f"{origin(f'defaults.{key}')}: defaults.{key}: unknown setting; known: {sorted(known)}")
-    dt_defaults, inst_defaults = _installation_defaults(raw)
-    probes: list[tuple[type[BaseModel], dict[str, Any]]] = [
-        (InstallationSpec, _with_defaults({"id": "defaults", "remote_conn_id": "r", "target_conn_id": "t"} | inst_defaults, {})),
-        (DataTypeSpec, {"name": "defaults", "primary_key": "id", "columns": [{"name": "id", "type": "bigint"}], **dt_defaults}),
-    ]
-    for model, probe in probes:
-        try:
-            model.model_validate(probe)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = str(error["loc"][0]) if error.get("loc") else "?"
-            raise ConfigError(f"{origin(f'defaults.{field}')}: defaults.{field}: {error.get('msg')}") from None
-
-
-def _describe(error: dict[str, Any], raw: dict[str, Any], prefix_loc: tuple[Any, ...] = ()) -> str:
-    loc = [*prefix_loc, *error.get("loc", ())]
-    where = ".".join(str(p) for p in loc) or "(top level)"
-    prefix = ""
-    if len(loc) >= 2 and loc[0] in ("installations", "data_types") and isinstance(loc[1], int):
-        items = raw.get(loc[0]) or []
-        item = items[loc[1]] if loc[1] < len(items) and isinstance(items[loc[1]], dict) else {}
-        label = "installation" if loc[0] == "installations" else "data type"
-        key = item.get("id") if loc[0] == "installations" else item.get("name")
-        prefix = f"{label} {key!r}: " if key is not None else f"{label} #{loc[1]}: "
-    return f"{prefix}{where}: {error.get('msg')}"
-
-
-def _installation_problem(
-    index: int, item: Any, merged: dict[str, Any], data_types: tuple[DataTypeSpec, ...], raw: dict[str, Any], source: str
-) -> tuple[InstallationSpec | None, InstallationProblem | None]:
-    """One installation entry validated on its own: the spec, or the problem naming file, installation and field."""
-    ident = str(item["id"]) if isinstance(item, dict) and item.get("id") is not None else None
-    enabled = not (isinstance(item, dict) and item.get("enabled") is False)
-    try:
-        spec = InstallationSpec.model_validate(merged)
-    except ValidationError as exc:
-        lines = [_describe(e, raw, ("installations", index)) for e in exc.errors()]
-        return None, InstallationProblem(index=index, id=ident, enabled=enabled, message=f"{source}: " + "; ".join(lines))
-    known = [d.name for d in data_types]
-    unknown = [n for n in spec.data_types if n not in known]
-    if unknown:
-        message = (f"{source}: installation {spec.id!r}: installations.{index}.data_types: unknown data types {unknown}; "
-                   f"configured: {known}")
-        return None, InstallationProblem(index=index, id=spec.id, enabled=enabled, message=message)
-    return spec, None
-
-
-def parse_config(
-    raw: Any, source: str = "<memory>", *, strict: bool = True, origins: dict[str, str] | None = None
-) -> MigrationConfig:
-    """Validate an already-loaded mapping; errors name the file, the installation and the field.
-
-    Errors in ``defaults``, ``data_types`` or ``alerts`` concern every installation and raise
-    :class:`ConfigError`. An error in one installation's entry raises too when ``strict``; otherwise it
-    is kept in ``problems`` and every other installation loads. ``origins`` names the file of each part
-    of merged files (``defaults.<key>``, ``data_types``, ``installations``, ``alerts``).
-    """
-    def origin(part: str) -> str:
-        return (origins or {}).get(part) or (origins or {}).get(part.split(".")[0]) or source
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the configuration must be a mapping with data_types and installations")
-    unknown = set(raw) - {"defaults", "data_types", "installations", "alerts", "fleet"}
-    if unknown:
-        raise ConfigError(f"{source}: unknown top-level keys {sorted(unknown)}")
-    _check_defaults(raw, origin)
-    dt_defaults, inst_defaults = _installation_defaults(raw)
-    shared = {
-        "data_types": [{**dt_defaults, **(d or {})} for d in raw.get("data_types") or []],
-        "installations": [],
-        **{key: raw[key] for key in ("alerts", "fleet") if key in raw},
-    }
-    try:
-        base = MigrationConfig.model_validate(shared)
-    except ValidationError as exc:
-        lines = [_describe(e, shared) for e in exc.errors()]
-        where = origin("alerts") if all(e["loc"][0] == "alerts" for e in exc.errors()) else origin("data_types")
-        raise ConfigError(f"{where}: invalid migration configuration:\n  " + "\n  ".join(lines)) from None
-    installations: list[InstallationSpec] = []
-    problems: list[InstallationProblem] = []
-    items = raw.get("installations") or []
-    for index, item in enumerate(items):
-        spec, problem = _installation_problem(
-            index, item, _with_defaults(item, inst_defaults), base.data_types, raw, origin("installations")
-        )
-        if spec is not None and any(i.id == spec.id for i in installations):
-            problem = InstallationProblem(index=index, id=spec.id, message=(
-                f"{origin('installations')}: installation {spec.id!r}: installations.{index}.id: duplicate ids "
-                f"[{spec.id!r}]: another entry has the same id"))
-            spec = None
-        if spec is not None:
-            installations.append(spec)
-        if problem is not None:
-            problems.append(problem)
-    if strict and problems:
-        raise ConfigError("invalid migration configuration:\n  " + "\n  ".join(p.message for p in problems))
-    return base.model_copy(update={"installations": tuple(installations), "problems": tuple(problems)})
-
-
-def config_paths() -> tuple[Path, ...]:
-    """The configuration files in use: ``$MIGRATION_CONFIG`` (``os.pathsep``-separated) or the shipped one."""
-    value = os.environ.get(CONFIG_PATH_ENV)
-    if not value:
-        return (DEFAULT_CONFIG_PATH,)
-    return tuple(Path(part) for part in value.split(os.pathsep) if part)
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> MigrationConfig:
-    """Read and validate the configuration (the files in ``$MIGRATION_CONFIG`` when ``path`` is None).
-
-    Several files are merged in order: a later file's ``data_types`` or
-    ``installations`` replace the earlier ones and its ``defaults`` are laid
-    over them, so an environment can keep the data types and bring its own
-    installations. A wrong installation entry does not fail the load: it is
-    kept in ``problems`` (see :func:`parse_config`).
-    """
-    paths = (Path(path),) if path is not None else config_paths()
-    keys = tuple((str(p.resolve()), p.stat().st_mtime_ns if p.exists() else 0) for p in paths)
-    return _load_cached(keys)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_cached(keys: tuple[tuple[str, int], ...]) -> MigrationConfig:
-    merged: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    for path, _mtime in keys:
-        raw = _read_yaml(path)
-        for key, value in raw.items():
-            if key == "defaults" and isinstance(value, dict):
-                merged["defaults"] = {**merged.get("defaults", {}), **value}
-                origins.update({f"defaults.{k}": path for k in value})
-            else:
-                merged[key] = value
-                origins[key] = path
-    return parse_config(merged, source=" + ".join(path for path, _ in keys), strict=False, origins=origins)
-
-
-def _read_yaml(path: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the migration configuration: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the configuration must be a mapping with data_types and installations")
-    return raw

@@ -15,8 +15,9 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.migration import runtime
-from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig, load_config
+from include.migration import runtime, task_resources
+from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.lease import LeaseOwner
 from include.migration.task_boundary import guarded
 from include.migration.notifications import MigrationFailureNotifier
@@ -27,7 +28,7 @@ VALIDATE_TIMEOUT = dt.timedelta(minutes=30)
 # The convergence sensor must give up well before the next hourly run.
 CONVERGE_TIMEOUT = dt.timedelta(minutes=10)
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-MAX_PARALLEL_TRANSFERS = runtime.MAX_PARALLEL_TASKS
+MAX_PARALLEL_TRANSFERS = task_resources.MAX_PARALLEL_TASKS
 # Worker slots shared by every installation's transfer and validate tasks (created from
 # airflow_settings.yaml by `make settings`); per installation, at most MAX_PARALLEL_TRANSFERS.
 TRANSFER_POOL = "migration_transfers"
@@ -93,7 +94,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
     """The DAG of one installation."""
     installation_id = installation.id
     dag_id = dag_id_for(installation_id)
-    parallel = runtime.parallel_tasks(config, installation)
+    parallel = task_resources.parallel_tasks(config, installation)
     with DAG(
         dag_id=dag_id,
         schedule="@hourly",

@@ -205,7 +205,7 @@ def _demo(console: Any, demo_dir: Path, rows_per_type: int) -> bool:
     from rich.markup import escape
     from rich.table import Table
 
-    from include.migration.config import load_config
+    from include.migration.config_loading import load_config
     from include.migration.dag_factory import build_dags, dag_id_for
     from include.migration.remote_service.app import create_app
     from include.migration.remote_service.seed import seed_source

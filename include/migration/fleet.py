@@ -18,7 +18,8 @@ import io
 from collections import Counter
 from typing import Any
 
-from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.config import InstallationSpec, MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.source.capabilities import RANGE_STATS
 from include.migration.state import INSTALLATION_JOB_ID, STATE_TABLE, StateStore
 
@@ -40,7 +41,7 @@ def _age_hours(when: dt.datetime | None, now: dt.datetime) -> float | None:
 
 def _source_changed(installation: InstallationSpec, records: dict[str, dict[str, Any]]) -> tuple[bool | None, str]:
     """Whether any data type's source differs from what its last green validation saw, and how that was known."""
-    from include.migration.runtime import remote_client
+    from include.migration.task_resources import remote_client
 
     with remote_client(installation) as client:
         if RANGE_STATS not in (client.status().get("capabilities") or []):
@@ -98,7 +99,7 @@ def installation_readiness(
     installation: InstallationSpec, config: MigrationConfig, *, now: dt.datetime, check_source: bool
 ) -> dict[str, Any]:
     """Read one installation's target (and, with ``check_source``, ask its remote) and judge its readiness."""
-    from include.migration.runtime import resolve, target_database
+    from include.migration.task_resources import resolve, target_database
     from include.migration.validation.records import latest_validations
 
     try:

@@ -7,102 +7,29 @@ can call these directly.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from include.migration.config import InstallationSpec, MigrationConfig, load_config
+from include.migration.config import InstallationSpec, MigrationConfig
 from include.migration.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
-from include.migration.lease import DataTypeLease, LeaseLostError, LeaseOwner
+from include.migration.lease import LeaseLostError, LeaseOwner
 from include.migration.notifications import Alert, channels, dispatch
 from include.migration.preflight import run_preflight
 from include.migration.schema import plan_steps, prepare_schema
-from include.migration.source.client import RemoteClient
-from include.migration.state import STATE_TABLE_SPEC, StateStore, Status, data_type_job_id
+from include.migration.state import STATE_TABLE_SPEC, StateStore, Status
 from include.migration.status_writeback import validation_evidence, write_back
 from include.migration.status_tracker import Decision, decide_from_remote, decide_from_target
-from include.migration.target.connection import TargetDatabase, open_target
-from include.migration.target.profiles import TargetProfile, get_profile
+from include.migration.target.connection import TargetDatabase
+from include.migration.task_resources import data_type_session, remote_client, resolve, target_database
 from include.migration.transfer import run_transfer
 from include.migration.validation.records import record_failed_validation, record_validation
 from include.migration.validation.validator import red_message, require_green, validate_data_type
 
 log = logging.getLogger(__name__)
-
-
-def resolve(installation_id: str, config: MigrationConfig | None = None) -> tuple[MigrationConfig, InstallationSpec, TargetProfile]:
-    """The configuration, the installation and its target profile (with overrides)."""
-    config = config or load_config()
-    installation = config.installation(installation_id)
-    return config, installation, get_profile(installation.target_profile, installation.profile_overrides)
-
-
-MAX_PARALLEL_TASKS = 3
-"""Per installation and run, at most this many per-data-type tasks (transfer, validate, reverse) run at once."""
-
-
-def parallel_tasks(config: MigrationConfig, installation: InstallationSpec) -> int:
-    """How many of the installation's per-data-type tasks may run at once: each connection's share of the target."""
-    return min(MAX_PARALLEL_TASKS, max(1, len(config.data_types_for(installation))))
-
-
-@contextlib.contextmanager
-def target_database(installation: InstallationSpec, profile: TargetProfile) -> Iterator[TargetDatabase]:
-    """An open connection to the installation's target, closed afterwards.
-
-    It keeps to its share of the profile's statement rate and query-time budget (``target/gate.py``): the
-    installation's parallel tasks together stay within the profile.
-    """
-    db = open_target(installation.target_conn_id, profile, share=_share(installation))
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def _share(installation: InstallationSpec) -> int:
-    return parallel_tasks(load_config(), installation)
-
-
-def data_type_lease(
-    installation: InstallationSpec, profile: TargetProfile, db: TargetDatabase, data_type: str, owner: LeaseOwner
-) -> DataTypeLease:
-    """The lease that keeps other runs off ``data_type`` while this task works on it (see ``lease.py``)."""
-    return DataTypeLease(
-        installation_id=installation.id,
-        data_type=data_type,
-        job_id=data_type_job_id(data_type),
-        owner=owner,
-        db=db,
-        connect=lambda: open_target(installation.target_conn_id, profile, share=_share(installation)),
-        wait_seconds=installation.lease_wait_seconds,
-    )
-
-
-@contextlib.contextmanager
-def data_type_session(
-    installation: InstallationSpec, profile: TargetProfile, data_type: str, owner: LeaseOwner
-) -> Iterator[tuple[TargetDatabase, DataTypeLease, RemoteClient]]:
-    """The target, the data type's lease (held throughout) and the remote: what every per-data-type task works with."""
-    with (
-        target_database(installation, profile) as db,
-        data_type_lease(installation, profile, db, data_type, owner) as lease,
-        remote_client(installation) as client,
-    ):
-        yield db, lease, client
-
-
-@contextlib.contextmanager
-def remote_client(installation: InstallationSpec) -> Iterator[RemoteClient]:
-    client = RemoteClient.from_conn_id(installation.remote_conn_id, installation.id)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def check_status(

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def scope_for(installation_id: str, data_type: str | None = None) -> Scope:
     """The task's scope with its connection ids (only the installation when its configuration cannot be read)."""
-    from include.migration.config import load_config
+    from include.migration.config_loading import load_config
 
     try:
         installation = load_config().installation(installation_id)
@@ -33,7 +33,7 @@ def scope_for(installation_id: str, data_type: str | None = None) -> Scope:
 
 def leave_trace(scope: Scope, task: str, try_number: int | None, error: BaseException) -> None:
     """Record the failure in the installation's state table; never raises (the target may be the problem)."""
-    from include.migration.runtime import resolve
+    from include.migration.task_resources import resolve
     from include.migration.state import StateStore
     from include.migration.target.connection import open_target
 

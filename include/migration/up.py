@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
     os.environ.setdefault("MIGRATION_CONFIG", str(ROOT / "dags" / "migration_config.yaml"))
-    from include.migration.config import load_config
+    from include.migration.config_loading import load_config
     from include.migration.dag_factory import DAG_ID_PREFIX
     from include.migration.remote_service.seed import seed_source
     from include.migration.settings import load_settings, never_load_examples

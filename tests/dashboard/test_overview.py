@@ -13,13 +13,9 @@ import pytest
 from include.migration.config import InstallationSpec, MigrationConfig
 from include.migration.dashboard.chart import PALETTE
 from include.migration.dashboard.page import render_page
-from include.migration.overview import (
-    THROUGHPUT_WINDOW,
-    installation_overview,
-    overview_document,
-    recent_throughput,
-    sanitize_error,
-)
+from include.migration.error_redaction import sanitize_error
+from include.migration.overview import installation_overview, overview_document
+from include.migration.progress import THROUGHPUT_WINDOW, recent_throughput
 from include.migration.schema import prepare_schema
 from include.migration.state import StateStore
 from include.migration.target.connection import open_target

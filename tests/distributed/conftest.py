@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from include.migration.config import MigrationConfig, load_config
+from include.migration.config import MigrationConfig
+from include.migration.config_loading import load_config
 from tests.conftest import DB_PREFIX, ROOT, seeded_source, target_database_name
 from tests.distributed.cluster import ARTIFACTS, Cluster, free_port
 from tests.faults.mariadb import fresh_database

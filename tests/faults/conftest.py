@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from include.migration import runtime
-from include.migration.config import MigrationConfig, load_config
+from include.migration.config import MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.remote_service.app import CAPABILITIES
 from include.migration.remote_service.server import RunningServer
 from tests.conftest import DB_PREFIX, ROOT, target_database_name

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from include.migration import runtime
+from include.migration import task_resources
 from include.migration.source.client import RemoteClient, RetryPolicy
 from include.migration.transfer import run_transfer
 from include.migration.validation.validator import validate_data_type
@@ -60,13 +60,13 @@ def transfer(
     run_id: str = "faults",
 ) -> Run:
     """One whole transfer of ``data_type`` from its checkpoint, as the transfer task runs it."""
-    config, installation, profile = runtime.resolve(installation_id)
+    config, installation, profile = task_resources.resolve(installation_id)
     spec = config.data_type(data_type)
     client = RemoteClient.from_conn_id(
         installation.remote_conn_id, installation.id, policy=policy, sleep=sleep or SleepRecorder()
     )
     try:
-        with runtime.target_database(installation, profile) as db:
+        with task_resources.target_database(installation, profile) as db:
             result = run_transfer(
                 installation=installation,
                 data_type=spec,
@@ -105,11 +105,11 @@ def _target_row_count(installation_id: str, table: str) -> int:
 
 def assert_validation_green(installation_id: str, data_type: str) -> None:
     """The package's own validation must find the copy green with nothing to repair."""
-    config, installation, profile = runtime.resolve(installation_id)
+    config, installation, profile = task_resources.resolve(installation_id)
     spec = config.data_type(data_type)
     client = RemoteClient.from_conn_id(installation.remote_conn_id, installation.id, policy=FAST)
     try:
-        with runtime.target_database(installation, profile) as db:
+        with task_resources.target_database(installation, profile) as db:
             result = validate_data_type(
                 installation_id=installation_id,
                 spec=spec,
@@ -141,7 +141,7 @@ def prove_recovered(
 
     ``check`` holds the case's own last assertions: the case is recorded as FAILED when they fail too.
     """
-    config = runtime.resolve(installation_id)[0]
+    config = task_resources.resolve(installation_id)[0]
     counts: list[Comparison] = []
     for name in data_types:
         spec = config.data_type(name)
@@ -212,7 +212,7 @@ def fail_then_recover(
     if recorded:
         assert state["last_error"].startswith(f"{expected.__name__}: "), state["last_error"]
     assert state["rows_copied"] == committed_rows
-    spec = runtime.resolve(installation_id)[0].data_type(data_type)
+    spec = task_resources.resolve(installation_id)[0].data_type(data_type)
     written = committed_rows if rows_written is None else rows_written
     assert _target_row_count(installation_id, spec.target_table) == written
     fault_off()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from include.migration import runtime
+from include.migration import runtime, task_resources
 from include.migration.config import MigrationConfig
 from include.migration.remote_service.server import RunningServer
 from include.migration.reverse_sync import ReverseResult, reverse_sync_data_type
@@ -106,10 +106,10 @@ class Pass:
 
 def reverse_pass(run_id: str = "reverse-faults") -> Pass:
     """One reverse pass of ``fault_back``/users as the task runs it, with the fault suite's fast retry policy."""
-    config, installation, profile = runtime.resolve(INSTALLATION)
+    config, installation, profile = task_resources.resolve(INSTALLATION)
     client = RemoteClient.from_conn_id(installation.remote_conn_id, INSTALLATION, policy=FAST, sleep=SleepRecorder())
     try:
-        with runtime.target_database(installation, profile) as db:
+        with task_resources.target_database(installation, profile) as db:
             result = reverse_sync_data_type(
                 installation_id=INSTALLATION, spec=config.data_type(DATA_TYPE), client=client,
                 capabilities=list(client.status()["capabilities"]), db=db, run_id=run_id,
@@ -126,7 +126,7 @@ def _write(batch: int, fault: Any, times: int | None = 1) -> Rule:
 
 def _left_to_send(world: World) -> int:
     """Target rows the remote lacks or holds differently, plus remote rows the target no longer has."""
-    spec = runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
+    spec = task_resources.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
     counts = compare(read_target(INSTALLATION, spec), read_source(world.source_url, spec, INSTALLATION), spec.key_index)
     return counts.lost + counts.different
 
@@ -134,7 +134,7 @@ def _left_to_send(world: World) -> int:
 def prove_reversed(case: str, world: World, others_before: list[TextRow], *, outcome: str = RECOVERED,
                    detail: str = "") -> CaseRecord:
     """The remote equals the target by value (the target is the origin now), the other installation is untouched."""
-    spec = runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
+    spec = task_resources.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
     counts = compare(read_target(INSTALLATION, spec), read_source(world.source_url, spec, INSTALLATION), spec.key_index)
     record = CaseRecord(f"reverse: {case}", outcome, counts.origin_rows, counts.copy_rows, counts.lost,
                         counts.duplicated, detail, counts.different)
@@ -148,7 +148,7 @@ def prove_reversed(case: str, world: World, others_before: list[TextRow], *, out
 
 
 def _other_rows(world: World) -> list[TextRow]:
-    return read_source(world.source_url, runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE), OTHER)
+    return read_source(world.source_url, task_resources.resolve(INSTALLATION)[0].data_type(DATA_TYPE), OTHER)
 
 
 def _reverse_state() -> dict[str, Any]:
@@ -207,7 +207,7 @@ def test_token_of_another_installation_writes_nothing(changed_target: World) -> 
     """Every batch sent with fault_other's token: 403, nothing written for either installation; then recovered."""
     world = changed_target
     others = _other_rows(world)
-    spec = runtime.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
+    spec = task_resources.resolve(INSTALLATION)[0].data_type(DATA_TYPE)
     before = read_source(world.source_url, spec, INSTALLATION)
     world.proxy.script(_write(1, AsInstallation(OTHER, world.tokens[OTHER]), times=None))
     with pytest.raises(RemoteFatalError) as caught:

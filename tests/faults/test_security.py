@@ -14,8 +14,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from include.migration.config import ConfigError, MigrationConfig, load_config, parse_config
-from include.migration.remote_service import app as remote_app
+from include.migration.config import ConfigError, MigrationConfig
+from include.migration.config_loading import load_config
+from include.migration.config_parsing import parse_config
+from include.migration.remote_service import auth as remote_auth
 from include.migration.remote_service.server import RunningServer
 from include.migration.source.client import RemoteFatalError, RemoteRetryableError
 from tests.faults.conftest import FAULT_INSTALLATIONS, ROWS
@@ -65,7 +67,8 @@ def test_tokens_are_compared_in_constant_time(
         assert {a for a, _ in compared} == tokens and len(compared) == len(tokens)
         assert {b for _, b in compared} == {presented.encode()}
     # The presented token is used for nothing but the digest comparison (no ==, no dict or set lookup).
-    uses = [line.strip() for line in inspect.getsource(remote_app.create_app).splitlines() if "presented" in line]
+    source = inspect.getsource(remote_auth.installation_dependency)
+    uses = [line.strip() for line in source.splitlines() if "presented" in line]
     assert uses == [
         "presented = _bearer_token(authorization)",
         "if presented is None:",

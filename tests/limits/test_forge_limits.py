@@ -21,7 +21,8 @@ import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState
 
-from include.migration.config import MigrationConfig, load_config
+from include.migration.config import MigrationConfig
+from include.migration.config_loading import load_config
 from include.migration.dag_factory import build_dags, dag_id_for
 from include.migration.remote_service import build_source_metadata
 from include.migration.remote_service.app import create_app

@@ -12,7 +12,7 @@ import sys
 import pytest
 from airflow.utils.state import DagRunState
 
-from include.migration import runtime
+from include.migration import runtime, task_resources
 from include.migration.dag_factory import TRANSFER_POOL, build_dags, dag_id_for
 from include.migration.preflight import run_preflight
 from include.migration.schema import QuotaError
@@ -87,7 +87,7 @@ def test_transfers_use_the_pool_and_share_the_statement_rate(config):
     settings = __import__("yaml").safe_load((ROOT / "airflow_settings.yaml").read_text())
     assert TRANSFER_POOL in {p["pool_name"] for p in settings["airflow"]["pools"]}
     profile = get_profile("forge_sql")
-    share = runtime.parallel_tasks(config, config.installation("acme"))
+    share = task_resources.parallel_tasks(config, config.installation("acme"))
     assert share == 3
     # Each task's connection paces every statement it sends (writes, checkpoints, reads) within its share.
     gates = [QueryGate(profile, share) for _ in range(share)]

@@ -9,7 +9,8 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from include.migration.config import DataTypeSpec, parse_config
+from include.migration.config import DataTypeSpec
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import build_source_metadata
 from include.migration.remote_service.server import RunningServer
 from include.migration.remote_service.source_schema import create_source_engine

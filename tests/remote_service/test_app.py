@@ -13,7 +13,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from include.migration.config import DataTypeSpec, parse_config
+from include.migration.config import DataTypeSpec
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import build_source_metadata, create_app, seed_source, serve_in_thread
 from include.migration.remote_service.__main__ import load_tokens
 from include.migration.remote_service.encoding import (

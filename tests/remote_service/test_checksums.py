@@ -10,14 +10,14 @@ import pytest
 import requests
 from sqlalchemy import event
 
-import include.migration.remote_service.app as remote_app
+import include.migration.remote_service.stats as remote_stats
 from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 from include.migration.config import DataTypeSpec
 from include.migration.remote_service import create_app, seed_source, serve_in_thread
-from include.migration.remote_service.app import STREAM_ROWS, range_stats
 from include.migration.remote_service.queries import data_type_queries
 from include.migration.remote_service.server import RunningServer
 from include.migration.remote_service.source_schema import build_source_metadata, create_source_engine
+from include.migration.remote_service.stats import STREAM_ROWS, range_stats
 from tests.remote_service.support import ACCOUNTS, CONFIG, ISSUES, TAGS, TOKENS, get, hash_rows, source_rows
 
 ROWS = 120
@@ -257,7 +257,7 @@ def test_postgres_and_sqlite_sources_give_the_same_checksums(
         # A bounded range too large to read at once is streamed instead, to the same figures.
         whole = stats(http, pg_server, ACCOUNTS, "tok-acme", after=0, upTo=10**9)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(remote_app, "COPY_STATS_ROWS", 5)
+            patch.setattr(remote_stats, "COPY_STATS_ROWS", 5)
             assert stats(http, pg_server, ACCOUNTS, "tok-acme", after=0, upTo=10**9) == whole
             assert stats(http, pg_server, ISSUES, "tok-acme", after=0, upTo=10**9) == stats(
                 http, server, ISSUES, "tok-acme", after=0, upTo=10**9

@@ -17,7 +17,7 @@ import requests
 import sqlalchemy as sa
 
 from include.migration.arrow_pages import decode_page
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import create_app, seed_source, serve_in_thread
 from tests.conftest import DB_PREFIX, fresh_postgres_database
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.values.errors import ConversionError
 from include.migration.values.checks import value_problem
 from include.migration.errors import FatalError

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import build_source_metadata, generate_rows, seed_source
 from include.migration.remote_service.__main__ import main
 from include.migration.remote_service.seed import rng_for

@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import inspect, text
 
-from include.migration.config import load_config
+from include.migration.config_loading import load_config
 from include.migration.remote_service import build_source_metadata, create_app, serve_in_thread
 from include.migration.remote_service.__main__ import main
 from include.migration.remote_service.server import RunningServer

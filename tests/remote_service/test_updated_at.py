@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import inspect
 
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.remote_service import (
     create_app,
     generate_rows,

@@ -19,7 +19,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from include.migration.config import DataTypeSpec, parse_config
+from include.migration.config import DataTypeSpec
+from include.migration.config_parsing import parse_config
 from include.migration.values.errors import ConversionError
 from include.migration.remote_service import build_source_metadata
 from include.migration.remote_service.app import create_app

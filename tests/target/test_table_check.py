@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.schema import SCHEMA_TABLE, prepare_schema
 from include.migration.target.connection import MySqlTarget
 from include.migration.target.profiles import get_profile

@@ -7,7 +7,7 @@ import MySQLdb
 import pyarrow as pa
 import pytest
 
-from include.migration.config import parse_config
+from include.migration.config_parsing import parse_config
 from include.migration.target.connection import MySqlTarget
 from include.migration.target.dialects import MYSQL_DIALECT
 from include.migration.target.profiles import get_profile

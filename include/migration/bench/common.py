@@ -52,6 +52,11 @@ SHARES = {"narrow": 0.5, "medium": 0.3, "wide": 0.2}
 _DB_NAME = re.compile(rf"^{DB_PREFIX}_[a-z0-9_]{{1,58}}$")
 
 
+def say(message: str) -> None:
+    """A progress line of the bench run, timestamped and flushed at once."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def bench_database(name: str) -> str:
     """A MariaDB database name of the bench (``<prefix>_<name>``, ``bench_`` by default); anything else is refused."""
     full = name if name.startswith(f"{DB_PREFIX}_") else f"{DB_PREFIX}_{name}"

@@ -22,7 +22,8 @@ from typing import Any
 import psycopg2
 
 from include.migration.bench.common import CONFIG_PATH, PG_ADMIN_DSN, PG_DSN, SOURCE_DB, SOURCE_URL
-from include.migration.config import DataTypeSpec, load_config
+from include.migration.config import DataTypeSpec
+from include.migration.config_loading import load_config
 from include.migration.remote_service.seed import generate_rows
 from include.migration.remote_service.source_schema import (
     INSTALLATION_COLUMN,

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from include.migration.config import MigrationConfig, load_config
+from include.migration.config import MigrationConfig
+from include.migration.config_loading import load_config
 
 
 def _split(text: str) -> list[str]:
