@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.migration import runtime
 from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig, load_config
+from include.migration.dag_params import attach_params
 from include.migration.lease import LeaseOwner
 from include.migration.task_boundary import guarded
 from include.migration.notifications import MigrationFailureNotifier
@@ -89,11 +90,39 @@ def _alerting(installation_id: str, config: MigrationConfig) -> dict[str, Any]:
     return {"on_failure_callback": [MigrationFailureNotifier(installation_id, config.alerts)]}
 
 
+def run_params() -> dict[str, Param]:
+    """The migration DAG's run parameters (the trigger form), new objects on every call.
+
+    Airflow resolves a run's ``conf`` into the Param objects in place, so no two DAGs may share one.
+    """
+    return {
+        "force": Param(False, type="boolean", description="Re-open a DONE installation and migrate again."),
+        "data_types": Param(
+            [], type="array", items={"type": "string"}, description="Only these data types (empty: all)."
+        ),
+        "dry_run": Param(
+            False, type="boolean", description="Only run the pre-flight checks (quotas, row size, storage)."
+        ),
+        "reset_checkpoint": Param(
+            False, type="boolean", description="Copy the selected data types (all if none) again from the start."
+        ),
+        "set_checkpoints": Param(
+            {}, type="object", description='Set checkpoints explicitly, e.g. {"users": 5000}.'
+        ),
+        "final_check": Param(
+            False, type="boolean",
+            description="On a DONE installation: validate every data type again now (no grace, no repair, "
+            "nothing copied) and record it as the final check before cut-over.",
+        ),
+    }
+
+
 def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
     """The DAG of one installation."""
     installation_id = installation.id
     dag_id = dag_id_for(installation_id)
     parallel = runtime.parallel_tasks(config, installation)
+    # No params here: given once the tasks exist, they are not deep-copied into every task (dag_params.py).
     with DAG(
         dag_id=dag_id,
         schedule="@hourly",
@@ -103,26 +132,6 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         default_args={**DEFAULT_ARGS, **_retrying(installation), **_alerting(installation_id, config)},
         tags=["migration", f"installation:{installation_id}", f"profile:{installation.target_profile}"],
         doc_md=_doc(installation, config),
-        params={
-            "force": Param(False, type="boolean", description="Re-open a DONE installation and migrate again."),
-            "data_types": Param(
-                [], type="array", items={"type": "string"}, description="Only these data types (empty: all)."
-            ),
-            "dry_run": Param(
-                False, type="boolean", description="Only run the pre-flight checks (quotas, row size, storage)."
-            ),
-            "reset_checkpoint": Param(
-                False, type="boolean", description="Copy the selected data types (all if none) again from the start."
-            ),
-            "set_checkpoints": Param(
-                {}, type="object", description='Set checkpoints explicitly, e.g. {"users": 5000}.'
-            ),
-            "final_check": Param(
-                False, type="boolean",
-                description="On a DONE installation: validate every data type again now (no grace, no repair, "
-                "nothing copied) and record it as the final check before cut-over.",
-            ),
-        },
         render_template_as_native_obj=False,
     ) as dag:
 
@@ -225,6 +234,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         summary = summarize(transfers)
         needs_follow_up(summary) >> follow_up
         converge(transfers, validate.partial(summary=summary).expand(data_type=names))
+    attach_params(dag, run_params)
     return dag
 
 
