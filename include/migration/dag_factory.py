@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from include.migration import runtime
 from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig, load_config
 from include.migration.dag_params import attach_params
+from include.migration.dag_shards import DAG_FILE_SHARDS, shard_of
 from include.migration.lease import LeaseOwner
 from include.migration.task_boundary import guarded
 from include.migration.notifications import MigrationFailureNotifier
@@ -302,17 +303,27 @@ def build_broken_dag(problem: InstallationProblem, config: MigrationConfig) -> D
     return dag
 
 
-def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
-    """All enabled installations' DAGs, or only the one a worker is running.
+def build_dags(config: MigrationConfig | None = None, *, shard: int | None = None) -> dict[str, DAG]:
+    """All enabled installations' DAGs (those of one DAG-file ``shard``), or only the one a worker is running.
 
     A wrong installation entry gets a DAG that fails at once naming the file, installation and field,
-    so one typo never hides the other installations' DAGs.
+    so one typo never hides the other installations' DAGs. ``shard`` (0 .. ``DAG_FILE_SHARDS`` - 1)
+    keeps the installations whose migration DAG id hashes to it (see ``dag_shards.py``); an
+    installation's reverse-sync DAG and its configuration-error DAG go with it.
     """
+    if shard is not None and not 0 <= shard < DAG_FILE_SHARDS:
+        raise ValueError(f"shard must be in 0..{DAG_FILE_SHARDS - 1}, got {shard}")
     config = config or load_config()
     wanted = get_parsing_context().dag_id
+
+    def mine(dag_id: str) -> bool:
+        return shard is None or shard_of(dag_id) == shard
+
     dags = {}
     for installation in config.enabled_installations:
         dag_id = dag_id_for(installation.id)
+        if not mine(dag_id):
+            continue
         if wanted is None or wanted == dag_id:
             dags[dag_id] = build_dag(installation, config)
         reverse_id = f"{REVERSE_DAG_ID_PREFIX}{installation.id}"
@@ -320,6 +331,6 @@ def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
             dags[reverse_id] = build_reverse_dag(installation, config)
     for problem in config.problems:
         dag_id = broken_dag_id(problem)
-        if problem.enabled and (wanted is None or wanted == dag_id):
+        if problem.enabled and mine(dag_id) and (wanted is None or wanted == dag_id):
             dags[dag_id] = build_broken_dag(problem, config)
     return dags
