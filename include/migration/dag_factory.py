@@ -18,6 +18,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from include.migration import runtime, task_resources
 from include.migration.config import InstallationProblem, InstallationSpec, MigrationConfig
 from include.migration.config_loading import load_config
+from include.migration.dag_params import attach_params
+from include.migration.dag_shards import DAG_FILE_SHARDS, shard_of
 from include.migration.lease import LeaseOwner
 from include.migration.task_boundary import guarded
 from include.migration.notifications import MigrationFailureNotifier
@@ -90,11 +92,39 @@ def _alerting(installation_id: str, config: MigrationConfig) -> dict[str, Any]:
     return {"on_failure_callback": [MigrationFailureNotifier(installation_id, config.alerts)]}
 
 
+def run_params() -> dict[str, Param]:
+    """The migration DAG's run parameters (the trigger form), new objects on every call.
+
+    Airflow resolves a run's ``conf`` into the Param objects in place, so no two DAGs may share one.
+    """
+    return {
+        "force": Param(False, type="boolean", description="Re-open a DONE installation and migrate again."),
+        "data_types": Param(
+            [], type="array", items={"type": "string"}, description="Only these data types (empty: all)."
+        ),
+        "dry_run": Param(
+            False, type="boolean", description="Only run the pre-flight checks (quotas, row size, storage)."
+        ),
+        "reset_checkpoint": Param(
+            False, type="boolean", description="Copy the selected data types (all if none) again from the start."
+        ),
+        "set_checkpoints": Param(
+            {}, type="object", description='Set checkpoints explicitly, e.g. {"users": 5000}.'
+        ),
+        "final_check": Param(
+            False, type="boolean",
+            description="On a DONE installation: validate every data type again now (no grace, no repair, "
+            "nothing copied) and record it as the final check before cut-over.",
+        ),
+    }
+
+
 def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
     """The DAG of one installation."""
     installation_id = installation.id
     dag_id = dag_id_for(installation_id)
     parallel = task_resources.parallel_tasks(config, installation)
+    # No params here: given once the tasks exist, they are not deep-copied into every task (dag_params.py).
     with DAG(
         dag_id=dag_id,
         schedule="@hourly",
@@ -104,26 +134,6 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         default_args={**DEFAULT_ARGS, **_retrying(installation), **_alerting(installation_id, config)},
         tags=["migration", f"installation:{installation_id}", f"profile:{installation.target_profile}"],
         doc_md=_doc(installation, config),
-        params={
-            "force": Param(False, type="boolean", description="Re-open a DONE installation and migrate again."),
-            "data_types": Param(
-                [], type="array", items={"type": "string"}, description="Only these data types (empty: all)."
-            ),
-            "dry_run": Param(
-                False, type="boolean", description="Only run the pre-flight checks (quotas, row size, storage)."
-            ),
-            "reset_checkpoint": Param(
-                False, type="boolean", description="Copy the selected data types (all if none) again from the start."
-            ),
-            "set_checkpoints": Param(
-                {}, type="object", description='Set checkpoints explicitly, e.g. {"users": 5000}.'
-            ),
-            "final_check": Param(
-                False, type="boolean",
-                description="On a DONE installation: validate every data type again now (no grace, no repair, "
-                "nothing copied) and record it as the final check before cut-over.",
-            ),
-        },
         render_template_as_native_obj=False,
     ) as dag:
 
@@ -226,6 +236,7 @@ def build_dag(installation: InstallationSpec, config: MigrationConfig) -> DAG:
         summary = summarize(transfers)
         needs_follow_up(summary) >> follow_up
         converge(transfers, validate.partial(summary=summary).expand(data_type=names))
+    attach_params(dag, run_params)
     return dag
 
 
@@ -293,17 +304,27 @@ def build_broken_dag(problem: InstallationProblem, config: MigrationConfig) -> D
     return dag
 
 
-def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
-    """All enabled installations' DAGs, or only the one a worker is running.
+def build_dags(config: MigrationConfig | None = None, *, shard: int | None = None) -> dict[str, DAG]:
+    """All enabled installations' DAGs (those of one DAG-file ``shard``), or only the one a worker is running.
 
     A wrong installation entry gets a DAG that fails at once naming the file, installation and field,
-    so one typo never hides the other installations' DAGs.
+    so one typo never hides the other installations' DAGs. ``shard`` (0 .. ``DAG_FILE_SHARDS`` - 1)
+    keeps the installations whose migration DAG id hashes to it (see ``dag_shards.py``); an
+    installation's reverse-sync DAG and its configuration-error DAG go with it.
     """
+    if shard is not None and not 0 <= shard < DAG_FILE_SHARDS:
+        raise ValueError(f"shard must be in 0..{DAG_FILE_SHARDS - 1}, got {shard}")
     config = config or load_config()
     wanted = get_parsing_context().dag_id
+
+    def mine(dag_id: str) -> bool:
+        return shard is None or shard_of(dag_id) == shard
+
     dags = {}
     for installation in config.enabled_installations:
         dag_id = dag_id_for(installation.id)
+        if not mine(dag_id):
+            continue
         if wanted is None or wanted == dag_id:
             dags[dag_id] = build_dag(installation, config)
         reverse_id = f"{REVERSE_DAG_ID_PREFIX}{installation.id}"
@@ -311,6 +332,6 @@ def build_dags(config: MigrationConfig | None = None) -> dict[str, DAG]:
             dags[reverse_id] = build_reverse_dag(installation, config)
     for problem in config.problems:
         dag_id = broken_dag_id(problem)
-        if problem.enabled and (wanted is None or wanted == dag_id):
+        if problem.enabled and mine(dag_id) and (wanted is None or wanted == dag_id):
             dags[dag_id] = build_broken_dag(problem, config)
     return dags
