@@ -13,7 +13,7 @@ import sys
 from tests.conftest import DB_PREFIX, ROOT
 
 LAST_LINE = re.compile(
-    r"^bench: transfer_vs_ceiling=[0-9.]+ transfer_vs_generic=n/a transfer_vs_dlt=n/a "
+    r"^bench: transfer_vs_ceiling=[0-9.]+ json_vs_arrow=[0-9.]+ transfer_vs_generic=n/a transfer_vs_dlt=n/a "
     r"validate_vs_transfer=[0-9.]+ rss_1m_vs_100k=[0-9.]+ load_data_vs_ceiling_load_data=n/a$"
 )
 
@@ -34,7 +34,7 @@ def test_a_small_bench_runs_and_verifies_every_case(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert LAST_LINE.match(run.stdout.strip().splitlines()[-1]), run.stdout[-1000:]
     cases = json.loads(figures.read_text())["cases"]
-    assert {"ceiling_insert", "ceiling_load_data", "transfer", "transfer_forge_sql", "validate"} <= set(cases)
+    assert {"ceiling_insert", "ceiling_load_data", "transfer", "transfer_json", "transfer_forge_sql", "validate"} <= set(cases)
     for name, case in cases.items():
         assert case["rows"] > 0 and case["verified"]["ok"] is True, (name, case["verified"])
         for side in case["verified"].get("per_type", {}).values():

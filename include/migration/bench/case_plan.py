@@ -14,6 +14,7 @@ EVERY_CASE = (
     "ceiling_insert",
     "ceiling_load_data",
     "transfer",
+    "transfer_json",
     "transfer_forge_sql",
     "transfer_forge_sql_limited",
     "transfer_parallel",
@@ -77,6 +78,12 @@ def plan_cases(
             "transfer, mysql profile (run_transfer)",
             "transfer_mysql",
             [*py, "transfer", "--profile", "mysql"],
+        ),
+        CaseSpec(
+            "transfer_json",
+            "transfer, mysql profile, JSON pages (what a remote built from the guide serves)",
+            "transfer_json",
+            [*py, "transfer", "--profile", "mysql", "--page-format", "json"],
         ),
         CaseSpec(
             "transfer_forge_sql",

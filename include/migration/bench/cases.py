@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", default=None, help="the bench_* MariaDB database written to")
     parser.add_argument("--profile", default="mysql")
     parser.add_argument("--profile-overrides", default=None, help="JSON object")
+    parser.add_argument("--page-format", choices=("auto", "json", "arrow"), default=None,
+                        help="override the data types' page_format (transfer)")
     parser.add_argument("--budget", type=float, default=7200.0)
     parser.add_argument("--data-types", nargs="*", default=None)
     parser.add_argument("--rate-share", type=int, default=1, help="transfers sharing the profile's rate")

@@ -9,6 +9,7 @@ from include.migration.bench.common import LOG_DIR, MAIN_INSTALLATION
 MB = 1_000_000
 LAST_LINE_KEYS = (
     "transfer_vs_ceiling",
+    "json_vs_arrow",
     "transfer_vs_generic",
     "transfer_vs_dlt",
     "validate_vs_transfer",
@@ -33,6 +34,7 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     rss_small = r.get("transfer_100k", {}).get("peak_rss_mb") if "transfer_100k" in r else rss_full
     return {
         "transfer_vs_ceiling": ratio(transfer, rate("ceiling_insert")),
+        "json_vs_arrow": ratio(rate("transfer_json"), transfer),
         "transfer_vs_generic": ratio(transfer, rate("generic_transfer")),
         "transfer_vs_dlt": ratio(transfer, rate("dlt")),
         "validate_vs_transfer": ratio(rate("validate"), transfer),

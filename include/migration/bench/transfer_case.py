@@ -26,6 +26,8 @@ def transfer(args: argparse.Namespace) -> dict[str, Any]:
     load_arrow()
     config, installation = config_and_installation(args.installation)
     data_types = [d for d in config.data_types_for(installation) if not args.data_types or d.name in args.data_types]
+    if getattr(args, "page_format", None):
+        data_types = [d.model_copy(update={"page_format": args.page_format}) for d in data_types]
     overrides = json.loads(args.profile_overrides) if args.profile_overrides else None
     profile = get_profile(args.profile, overrides)
     # DDL under the mysql profile: forge_sql's 25 DDL/min would only slow the untimed set-up.
