@@ -24,16 +24,16 @@ airflow-db: bootstrap $(AIRFLOW_HOME)/airflow.db
 	@sed -i 's/^load_examples = True$$/load_examples = False/' $(AIRFLOW_HOME)/airflow.cfg
 
 settings: airflow-db
-	$(PY) -m include.migration.settings airflow_settings.yaml
+	$(PY) -m include.migration.commands.settings airflow_settings.yaml
 
 demo: airflow-db
-	$(PY) -m include.migration.demo
+	$(PY) -m include.migration.commands.demo
 
 # make up [PORT=8080] [REMOTE_PORT=8000] [FRESH=1] [ARGS=--help]
 PORT ?= 8080
 REMOTE_PORT ?= 8000
 up: airflow-db
-	@$(PY) -m include.migration.up --port $(PORT) --remote-port $(REMOTE_PORT) $(if $(FRESH),--fresh) $(ARGS)
+	@$(PY) -m include.migration.commands.up --port $(PORT) --remote-port $(REMOTE_PORT) $(if $(FRESH),--fresh) $(ARGS)
 
 test: airflow-db
 	@scripts/bootstrap.sh test
@@ -42,7 +42,7 @@ test: airflow-db
 # The transfer against the ceiling and the peers: `make bench` (1,000,000 rows), `make bench ROWS=100000`,
 # `make bench BENCH_ARGS="--rows 10000 --quick"`; figures in .test-artifacts/bench.json.
 bench: airflow-db
-	$(PY) -m include.migration.bench $(if $(ROWS),--rows $(ROWS)) $(BENCH_ARGS)
+	$(PY) -m include.benchmarks $(if $(ROWS),--rows $(ROWS)) $(BENCH_ARGS)
 
 lock:
 	$(VENV)/bin/uv pip compile -q requirements.txt -o requirements.lock --no-header --no-annotate

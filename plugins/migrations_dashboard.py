@@ -14,8 +14,8 @@ if _PROJECT_ROOT not in sys.path:  # plain Airflow puts only dags/ and plugins/ 
 from airflow.plugins_manager import AirflowPlugin  # noqa: E402
 from fastapi import Depends  # noqa: E402
 
-from include.migration.dashboard import create_dashboard_app  # noqa: E402
-from include.migration.dashboard.auth import require_airflow_user  # noqa: E402
+from include.migration.views.dashboard import create_dashboard_app  # noqa: E402
+from include.migration.views.dashboard.auth import require_airflow_user  # noqa: E402
 
 URL_PREFIX = "/migrations"
 

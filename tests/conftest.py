@@ -25,8 +25,8 @@ import MySQLdb  # noqa: E402
 import psycopg2  # noqa: E402
 import pytest  # noqa: E402
 
-from include.migration.config import DataTypeSpec, MigrationConfig  # noqa: E402
-from include.migration.config_loading import load_config  # noqa: E402
+from include.migration.configuration.config import DataTypeSpec, MigrationConfig  # noqa: E402
+from include.migration.configuration.config_loading import load_config  # noqa: E402
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=root dbname=postgres"
 # Separate prefixes let several checkouts run their suites against the same servers at once.
@@ -90,7 +90,7 @@ def fresh_postgres_database(database: str) -> str:
 
 def seeded_source(database: str, data_types: Sequence[DataTypeSpec], installations: Sequence[str], rows: int) -> str:
     """A fresh PostgreSQL database ``database`` seeded with ``rows`` rows per installation and data type."""
-    from include.migration.remote_service.seed import seed_source
+    from include.reference_remote.seed import seed_source
 
     url = fresh_postgres_database(database)
     seed_source(url, data_types, installations, rows)
@@ -127,8 +127,8 @@ def tokens() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def remote(source_url: str, config: MigrationConfig, tokens: dict[str, str]) -> Iterator[str]:
     """The reference remote on loopback; yields its base URL and exports the Airflow connections."""
-    from include.migration.remote_service.app import create_app
-    from include.migration.remote_service.server import serve_in_thread
+    from include.reference_remote.app import create_app
+    from include.reference_remote.server import serve_in_thread
 
     app = create_app(source_url, config.data_types, {token: inst for inst, token in tokens.items()})
     server = serve_in_thread(app)

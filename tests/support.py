@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from include.migration.config import DataTypeSpec
-from include.migration.remote_service.source_schema import INSTALLATION_COLUMN, build_source_metadata
+from include.migration.configuration.config import DataTypeSpec
+from include.reference_remote.source_schema import INSTALLATION_COLUMN, build_source_metadata
 from tests.conftest import mariadb_connection, target_database_name
 
 

@@ -5,9 +5,9 @@ import subprocess
 
 import yaml
 
-from include.migration.config_loading import load_config
-from include.migration.dag_factory import MAX_PARALLEL_TRANSFERS, TRANSFER_POOL
-from include.migration.settings import pools_json, read_settings
+from include.migration.configuration.config_loading import load_config
+from include.migration.orchestration.dag_factory import MAX_PARALLEL_TRANSFERS, TRANSFER_POOL
+from include.migration.commands.settings import pools_json, read_settings
 from tests.conftest import ROOT
 
 
@@ -29,7 +29,7 @@ def test_compose_init_loads_the_settings_with_the_pool(tmp_path):
     """The init step runs `make settings`' loader on the shipped settings, and those hold the transfer pool."""
     compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
     init = " ".join(compose["services"]["airflow-init"]["command"])
-    migrate, load = init.index("airflow db migrate"), init.index("python -m include.migration.settings /opt/project/airflow_settings.yaml")
+    migrate, load = init.index("airflow db migrate"), init.index("python -m include.migration.commands.settings /opt/project/airflow_settings.yaml")
     assert migrate < load and "&&" in init[migrate:load], init
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"):
         assert compose["services"][name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"

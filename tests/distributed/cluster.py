@@ -94,7 +94,7 @@ class Cluster:
                 "`redis-server --bind 127.0.0.1 --port 6379 --daemonize yes`"
             ) from None
         self.airflow("db", "migrate", timeout=600)
-        from include.migration.settings import load_settings, never_load_examples
+        from include.migration.commands.settings import load_settings, never_load_examples
 
         never_load_examples(self.home)
 

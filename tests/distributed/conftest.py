@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from include.migration.config import MigrationConfig
-from include.migration.config_loading import load_config
+from include.migration.configuration.config import MigrationConfig
+from include.migration.configuration.config_loading import load_config
 from tests.conftest import DB_PREFIX, ROOT, seeded_source, target_database_name
 from tests.distributed.cluster import ARTIFACTS, Cluster, free_port
 from tests.faults.mariadb import fresh_database
@@ -61,7 +61,7 @@ def cluster_remote(cluster_source: str) -> Iterator[tuple[int, dict[str, str]]]:
     port = free_port()
     log = open(ARTIFACTS / "remote.log", "ab")  # noqa: SIM115 - the process keeps it open
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.migration.remote_service", "serve", "--source-url", cluster_source,
+        [sys.executable, "-m", "include.reference_remote", "serve", "--source-url", cluster_source,
          "--config", str(CONFIG_PATHS[0]), "--tokens-file", str(tokens_file), "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
     )

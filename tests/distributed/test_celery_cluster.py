@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import time
 
-from include.migration.config import MigrationConfig
+from include.migration.configuration.config import MigrationConfig
 from tests.conftest import mariadb_connection, target_database_name
 from tests.distributed.cluster import Cluster
 from tests.distributed.conftest import ROWS, SUMMARY

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from include.migration.config import DataTypeSpec
+from include.migration.configuration.config import DataTypeSpec
 from tests.conftest import mariadb_connection, target_database_name
 
 TextRow = tuple[str | None, ...]

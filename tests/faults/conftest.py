@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from include.migration import runtime
-from include.migration.config import MigrationConfig
-from include.migration.config_loading import load_config
-from include.migration.remote_service.app import CAPABILITIES
-from include.migration.remote_service.server import RunningServer
+from include.migration.orchestration import runtime
+from include.migration.configuration.config import MigrationConfig
+from include.migration.configuration.config_loading import load_config
+from include.reference_remote.app import CAPABILITIES
+from include.reference_remote.server import RunningServer
 from tests.conftest import DB_PREFIX, ROOT, target_database_name
 from tests.faults import report
 from tests.faults.mariadb import fresh_database

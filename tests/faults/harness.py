@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from include.migration import task_resources
+from include.migration.orchestration import task_resources
 from include.migration.source.client import RemoteClient, RetryPolicy
-from include.migration.transfer import run_transfer
-from include.migration.validation.validator import validate_data_type
+from include.migration.steps.transfer import run_transfer
+from include.migration.steps.validation.validator import validate_data_type
 from tests.conftest import mariadb_connection, target_database_name
 from tests.faults.compare import Comparison, compare, read_source, read_target
 from tests.faults.report import FAILED_CLEANLY, RECOVERED, CaseRecord, record_after

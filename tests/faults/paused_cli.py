@@ -1,4 +1,4 @@
-"""``python -m include.migration.cli`` with a pause inside the Nth checkpoint write (test-only hook).
+"""``python -m include.migration.views.cli`` with a pause inside the Nth checkpoint write (test-only hook).
 
 ``FAULT_PAUSE_AT_CHECKPOINT=N`` makes the Nth ``StateStore.save_checkpoint``
 print ``paused at checkpoint N`` and sleep before its UPDATE: the page's rows
@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any
 
-from include.migration import cli
-from include.migration.state import StateStore
+from include.migration.views import cli
+from include.migration.target.state import StateStore
 
 PAUSE_AT = int(os.environ["FAULT_PAUSE_AT_CHECKPOINT"])
 _save_checkpoint = StateStore.save_checkpoint

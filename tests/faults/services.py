@@ -6,10 +6,10 @@ import json
 from collections.abc import Sequence
 
 
-from include.migration.arrow_pages import ARROW_PAGES
-from include.migration.config import DataTypeSpec
-from include.migration.remote_service.app import CAPABILITIES, create_app
-from include.migration.remote_service.server import RunningServer, serve_in_thread
+from include.migration.source.arrow_pages import ARROW_PAGES
+from include.migration.configuration.config import DataTypeSpec
+from include.reference_remote.app import CAPABILITIES, create_app
+from include.reference_remote.server import RunningServer, serve_in_thread
 from tests.conftest import DB_PREFIX, MARIADB, PG_ADMIN_DSN, seeded_source  # noqa: F401 - re-exported
 
 

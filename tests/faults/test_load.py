@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from include.migration import runtime
-from include.migration.config import MigrationConfig
-from include.migration.remote_service.server import RunningServer
+from include.migration.orchestration import runtime
+from include.migration.configuration.config import MigrationConfig
+from include.reference_remote.server import RunningServer
 from tests.conftest import DB_PREFIX, target_database_name
 from tests.faults.harness import prove_recovered
 from tests.faults.mariadb import fresh_database

@@ -76,7 +76,7 @@ def test_sigkill_mid_page(fault_main: str, proxy: FaultProxy, fault_source: str)
     """Killed while page 3 is half received (pages 1-2 committed): the re-run fetches page 3 again."""
     stall = Stall()
     proxy.script(Rule(stall, data_type="users", page=3))
-    process = _spawn("include.migration.cli")
+    process = _spawn("include.migration.views.cli")
     try:
         assert stall.reached.wait(TIMEOUT), "the transfer never asked for page 3"
         deadline = time.monotonic() + TIMEOUT

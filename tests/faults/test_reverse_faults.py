@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from include.migration import runtime, task_resources
-from include.migration.config import MigrationConfig
-from include.migration.remote_service.server import RunningServer
-from include.migration.reverse_sync import ReverseResult, reverse_sync_data_type
+from include.migration.orchestration import runtime, task_resources
+from include.migration.configuration.config import MigrationConfig
+from include.reference_remote.server import RunningServer
+from include.migration.steps.reverse_sync import ReverseResult, reverse_sync_data_type
 from include.migration.source.client import RemoteClient, RemoteFatalError
 from tests.conftest import DB_PREFIX, ROOT, mariadb_connection, target_database_name
 from tests.faults.conftest import ROWS, wire_installation
@@ -176,7 +176,7 @@ def test_process_killed_mid_reverse_pass_resumes(changed_target: World) -> None:
     stall = Stall()
     world.proxy.script(_write(2, stall))
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.migration.cli", "reverse", INSTALLATION, DATA_TYPE, "--run-id", "reverse-killed"],
+        [sys.executable, "-m", "include.migration.views.cli", "reverse", INSTALLATION, DATA_TYPE, "--run-id", "reverse-killed"],
         env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

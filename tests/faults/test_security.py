@@ -14,11 +14,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from include.migration.config import ConfigError, MigrationConfig
-from include.migration.config_loading import load_config
-from include.migration.config_parsing import parse_config
-from include.migration.remote_service import auth as remote_auth
-from include.migration.remote_service.server import RunningServer
+from include.migration.configuration.config import ConfigError, MigrationConfig
+from include.migration.configuration.config_loading import load_config
+from include.migration.configuration.config_parsing import parse_config
+from include.reference_remote import auth as remote_auth
+from include.reference_remote.server import RunningServer
 from include.migration.source.client import RemoteFatalError, RemoteRetryableError
 from tests.faults.conftest import FAULT_INSTALLATIONS, ROWS
 from tests.faults.harness import fail_then_recover
@@ -137,7 +137,7 @@ def test_request_text_never_becomes_sql(
     assert _table_counts(fault_source) == before and before["users"] == ROWS * len(FAULT_INSTALLATIONS)
 
 
-# --- configuration (cases tests/test_config.py does not have) -------------------------------------
+# --- configuration (cases tests/configuration/test_config.py does not have) -------------------------------------
 
 
 def _config(data_type: dict[str, Any] | None = None, installation: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -224,7 +224,7 @@ def test_a_whole_dag_run_leaks_no_token(
 ) -> None:
     from airflow.utils.state import DagRunState
 
-    from include.migration.dag_factory import build_dags, dag_id_for
+    from include.migration.orchestration.dag_factory import build_dags, dag_id_for
 
     token = fault_tokens["fault_sec"]
     wire("fault_sec", via_proxy=False)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from include.migration import runtime
-from include.migration.state import StateStore
+from include.migration.orchestration import runtime
+from include.migration.target.state import StateStore
 from include.migration.target.writer import RowTooLargeError, TargetUnavailableError, TargetWriteError
 from tests.conftest import target_database_name
 from tests.faults.conftest import ROWS

@@ -21,13 +21,13 @@ import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState
 
-from include.migration.config import MigrationConfig
-from include.migration.config_loading import load_config
-from include.migration.dag_factory import build_dags, dag_id_for
-from include.migration.remote_service import build_source_metadata
-from include.migration.remote_service.app import create_app
-from include.migration.remote_service.server import serve_in_thread
-from include.migration.remote_service.source_schema import INSTALLATION_COLUMN
+from include.migration.configuration.config import MigrationConfig
+from include.migration.configuration.config_loading import load_config
+from include.migration.orchestration.dag_factory import build_dags, dag_id_for
+from include.reference_remote import build_source_metadata
+from include.reference_remote.app import create_app
+from include.reference_remote.server import serve_in_thread
+from include.reference_remote.source_schema import INSTALLATION_COLUMN
 from include.migration.target.profiles import MIB
 from tests.conftest import (
     DB_PREFIX,

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from include.migration.config import AlertsSpec, EmailAlertSpec, WebhookAlertSpec
-from include.migration.notifications import Alert, MigrationFailureNotifier, channels, dispatch
+from include.migration.configuration.config import AlertsSpec, EmailAlertSpec, WebhookAlertSpec
+from include.migration.orchestration.notifications import Alert, MigrationFailureNotifier, channels, dispatch
 from tests.operating.servers import closed_port, smtp_sink, webhook_server
 
 
@@ -77,7 +77,7 @@ def test_unreachable_and_hanging_channels_never_raise_or_block(connections):
 
 
 def test_no_channels_configured_means_no_callback(config):
-    from include.migration.dag_factory import build_dag
+    from include.migration.orchestration.dag_factory import build_dag
 
     dag = build_dag(config.installation("acme"), config)
     assert not dag.default_args.get("on_failure_callback")

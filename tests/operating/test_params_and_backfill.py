@@ -12,10 +12,10 @@ import sys
 import pytest
 from airflow.utils.state import DagRunState
 
-from include.migration import runtime, task_resources
-from include.migration.dag_factory import TRANSFER_POOL, build_dags, dag_id_for
-from include.migration.preflight import run_preflight
-from include.migration.schema import QuotaError
+from include.migration.orchestration import runtime, task_resources
+from include.migration.orchestration.dag_factory import TRANSFER_POOL, build_dags, dag_id_for
+from include.migration.steps.preflight import run_preflight
+from include.migration.target.schema import QuotaError
 from include.migration.source.client import RemoteClient
 from include.migration.target.connection import open_target
 from include.migration.target.gate import QueryGate
@@ -96,7 +96,7 @@ def test_transfers_use_the_pool_and_share_the_statement_rate(config):
 
 
 def test_settings_file_loads_into_plain_airflow(airflow_db):
-    from include.migration.settings import load_settings
+    from include.migration.commands.settings import load_settings
 
     loaded = load_settings(ROOT / "airflow_settings.yaml")
     assert loaded == {"pools": 1, "connections": 2, "variables": 0}

@@ -39,7 +39,7 @@ def test_a_taken_port_is_named_and_nothing_starts(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "include.migration.up", "--port", str(port), "--remote-port", str(free_port()),
+            [sys.executable, "-m", "include.migration.commands.up", "--port", str(port), "--remote-port", str(free_port()),
              "--demo-dir", str(tmp_path / "demo")],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
         )
@@ -72,7 +72,7 @@ def test_up_serves_on_loopback_keeps_user_connections_and_stops_on_ctrl_c(tmp_pa
     output = tmp_path / "up.out"
     with output.open("wb") as sink:
         up = subprocess.Popen(
-            [sys.executable, "-m", "include.migration.up", "--port", str(port), "--remote-port", str(remote_port),
+            [sys.executable, "-m", "include.migration.commands.up", "--port", str(port), "--remote-port", str(remote_port),
              "--demo-dir", str(demo), "--rows", "300"],
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
         )

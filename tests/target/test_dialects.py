@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.migration.config import ColumnSpec
+from include.migration.configuration.config import ColumnSpec
 from include.migration.target.dialects import (
     MARIADB_DIALECT,
     MYSQL8_DIALECT,

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from include.migration.config import ColumnType, DataTypeSpec
+from include.migration.configuration.config import ColumnType, DataTypeSpec
 
 NULL = b"\xff"
 

@@ -9,7 +9,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from include.migration.config_parsing import parse_config
+from include.migration.configuration.config_parsing import parse_config
 from include.migration.values.canonical import RowHasher, _json_canonical, _json_reference, json_document_texts
 from include.migration.values.pages import PageConverter
 from include.migration.values.text import decimal_text

@@ -7,7 +7,7 @@ import MySQLdb
 import pyarrow as pa
 import pytest
 
-from include.migration.config_parsing import parse_config
+from include.migration.configuration.config_parsing import parse_config
 from include.migration.target.connection import MySqlTarget
 from include.migration.target.dialects import MYSQL_DIALECT
 from include.migration.target.profiles import get_profile
@@ -120,8 +120,8 @@ def test_table_rows_gives_the_python_values():
 
 def test_target_side_hashes_equal_the_specification_for_stored_rows(target):
     """The validation reader's hashes (canonical text printed by the server where it can) match the oracle."""
-    from include.migration.validation.chunks import Chunk
-    from include.migration.validation.target_side import TargetReader
+    from include.migration.steps.validation.chunks import Chunk
+    from include.migration.steps.validation.target_side import TargetReader
 
     rows = _rows()
     _writer(target).write(_table(rows))

@@ -6,9 +6,9 @@ import decimal
 import pyarrow as pa
 import pytest
 
-from include.migration.config_parsing import parse_config
+from include.migration.configuration.config_parsing import parse_config
 from include.migration.values.errors import ConversionError, HeaderMismatchError
-from include.migration.arrow_pages import ArrowPageError, decode_page, encode_page
+from include.migration.source.arrow_pages import ArrowPageError, decode_page, encode_page
 from include.migration.values.pages import PageConverter, table_rows
 from include.migration.values.types import wire_schema
 

@@ -28,7 +28,7 @@ import msgspec
 import requests
 import tenacity
 
-from include.migration.arrow_pages import ARROW_MEDIA_TYPE, ArrowPageError, decode_page
+from include.migration.source.arrow_pages import ARROW_MEDIA_TYPE, ArrowPageError, decode_page
 from include.migration.values.errors import ConversionError
 from include.migration.errors import FatalError, RetryableError
 

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
 from include.migration.values.timestamps import parse_timestamp, wire_timestamp
-from include.migration.config import DataTypeSpec
+from include.migration.configuration.config import DataTypeSpec
 from include.migration.source.client import Page
 
 if TYPE_CHECKING:

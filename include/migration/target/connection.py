@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from include.migration.config import ColumnSpec
+from include.migration.configuration.config import ColumnSpec
 from include.migration.target.dialects import MYSQL_DIALECT, SQLITE_DIALECT, Dialect, dialect_for_server
 from include.migration.target.gate import QueryGate, row_bytes
 from include.migration.target.profiles import TargetProfile
@@ -298,7 +298,7 @@ def open_target(conn_id: str, profile: TargetProfile, *, share: int = 1, attempt
     its part of the profile's statement rate and query-time budget (see ``gate.py``).
     """
     factory = SqliteTarget if profile.dialect == "sqlite" else MySqlTarget
-    from include.migration.failures import TARGET_PERMANENT, mysql_error_code
+    from include.migration.target.error_codes import TARGET_PERMANENT, mysql_error_code
 
     for attempt in range(1, attempts + 1):
         try:

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from include.migration.config import ColumnSpec, ColumnType
-from include.migration.identifiers import quote_identifier
+from include.migration.configuration.config import ColumnSpec, ColumnType
+from include.migration.configuration.identifiers import quote_identifier
 
 _MYSQL_TYPES = {
     "bigint": "BIGINT",

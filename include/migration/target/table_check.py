@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from include.migration.config import ColumnSpec, DataTypeSpec
+from include.migration.configuration.config import ColumnSpec, DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.dialects import Dialect

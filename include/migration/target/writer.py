@@ -13,7 +13,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from include.migration.config import DataTypeSpec
+from include.migration.configuration.config import DataTypeSpec
 from include.migration.errors import FatalError, RetryableError
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile

@@ -22,7 +22,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.migration.config import ColumnSpec, DataTypeSpec
+from include.migration.configuration.config import ColumnSpec, DataTypeSpec
 from include.migration.values.text import decimal_text, timestamps_from_text
 from include.migration.values.types import read_type
 

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.migration.config import ColumnSpec
+from include.migration.configuration.config import ColumnSpec
 from include.migration.values.text import zoned_timestamp_text
 from include.migration.values.timestamps import wire_timestamp
 from include.migration.values.types import checked_type, wire_type

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from include.migration.errors import FatalError
 
 if TYPE_CHECKING:
-    from include.migration.config import ColumnSpec, DataTypeSpec
+    from include.migration.configuration.config import ColumnSpec, DataTypeSpec
 
 
 class ConversionError(FatalError):

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from include.migration.config import ColumnSpec
+from include.migration.configuration.config import ColumnSpec
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
 # Integers a double holds exactly: a column mixing larger ones with floats keeps them apart.

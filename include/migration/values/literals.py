@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from include.migration.values.text import decimal_text
-from include.migration.config import ColumnSpec
+from include.migration.configuration.config import ColumnSpec
 
 _NUMBER_BASES = ("int", "bigint", "double")
 _QUOTED_BASES = ("timestamp", "date")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from include.migration.config import ColumnSpec, DataTypeSpec
+from include.migration.configuration.config import ColumnSpec, DataTypeSpec
 from include.migration.values.checks import Unfit, fit_column
 from include.migration.values.errors import ConversionError, HeaderMismatchError, conversion_error
 from include.migration.values.json_columns import json_texts, natural_array, single_value_array

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from include.migration.config import ColumnType, DataTypeSpec
+from include.migration.configuration.config import ColumnType, DataTypeSpec
 
 
 def wire_type(column_type: ColumnType) -> pa.DataType:

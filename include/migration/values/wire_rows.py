@@ -15,7 +15,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.migration.config import DataTypeSpec
+from include.migration.configuration.config import DataTypeSpec
 from include.migration.values.canonical import driver_array, printed_text
 from include.migration.values.types import read_type
 

@@ -1,0 +1,1 @@
+"""The make targets' entry points: settings, demo and up."""

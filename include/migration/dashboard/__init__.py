@@ -1,5 +1,0 @@
-"""The migrations dashboard: a FastAPI app served by the Airflow plugin in ``plugins/``."""
-
-from include.migration.dashboard.app import create_dashboard_app
-
-__all__ = ["create_dashboard_app"]

@@ -1,0 +1,1 @@
+"""What people look at: the fleet overview, the dashboard and the command line."""

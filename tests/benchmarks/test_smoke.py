@@ -1,0 +1,41 @@
+"""`make bench` keeps working: a 10,000-row smoke run of our own cases, every target verified.
+
+No figure is asserted (the machine is shared and noisy); the peers (GenericTransfer, dlt) are
+skipped because they install their own virtualenvs from the package registry.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from tests.conftest import DB_PREFIX, ROOT
+
+LAST_LINE = re.compile(
+    r"^bench: transfer_vs_ceiling=[0-9.]+ json_vs_arrow=[0-9.]+ transfer_vs_generic=n/a transfer_vs_dlt=n/a "
+    r"validate_vs_transfer=[0-9.]+ rss_1m_vs_100k=[0-9.]+ load_data_vs_ceiling_load_data=n/a$"
+)
+
+
+def test_a_small_bench_runs_and_verifies_every_case(tmp_path):
+    figures = tmp_path / "bench.json"
+    env = {
+        **os.environ,
+        "BENCH_WORK_DIR": str(tmp_path / "work"),
+        "BENCH_DB_PREFIX": f"{DB_PREFIX}_bench",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        sys.executable, "-m", "include.benchmarks", "--rows", "10000", "--quick", "--no-parse",
+        "--skip", "generic_transfer_default", "generic_transfer", "dlt", "--json", str(figures),
+    ]
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert LAST_LINE.match(run.stdout.strip().splitlines()[-1]), run.stdout[-1000:]
+    cases = json.loads(figures.read_text())["cases"]
+    assert {"ceiling_insert", "ceiling_load_data", "transfer", "transfer_json", "transfer_forge_sql", "validate"} <= set(cases)
+    for name, case in cases.items():
+        assert case["rows"] > 0 and case["verified"]["ok"] is True, (name, case["verified"])
+        for side in case["verified"].get("per_type", {}).values():
+            assert side["source"] == side["target"], (name, side)
