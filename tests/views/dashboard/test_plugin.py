@@ -16,7 +16,7 @@ import requests
 
 from include.migration.configuration.config import MigrationConfig
 from tests.conftest import ROOT
-from tests.views.conftest import real_counts
+from tests.views.dashboard.conftest import real_counts
 
 PLUGINS = ROOT / "plugins"
 AIRFLOW = Path(sys.executable).with_name("airflow")

@@ -14,7 +14,7 @@ import pytest
 from include.migration.configuration.config import MigrationConfig
 from include.migration.views.dashboard import create_dashboard_app
 from include.reference_remote.server import serve_in_thread
-from tests.views.conftest import DashboardDom, real_counts
+from tests.views.dashboard.conftest import DashboardDom, real_counts
 
 CHROMIUM = "/usr/bin/chromium"
 # No network beyond the page on loopback: no updates, sync, field trials, QUIC or proxies.

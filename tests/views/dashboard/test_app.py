@@ -11,7 +11,7 @@ from include.migration.views.dashboard import create_dashboard_app
 from include.migration.views.overview import installation_overview
 from include.reference_remote.server import serve_in_thread
 from tests.conftest import ROWS_PER_TYPE
-from tests.views.conftest import GLOBEX_KEPT_USERS, real_counts
+from tests.views.dashboard.conftest import GLOBEX_KEPT_USERS, real_counts
 
 
 def test_json_endpoint_returns_the_overview(migrated: MigrationConfig, tiny_unreachable: str, no_proxy) -> None:

@@ -23,7 +23,7 @@ from include.migration.target.profiles import get_profile
 from include.migration.steps.validation.records import record_validation
 from include.migration.steps.validation.validator import ValidationResult
 from tests.conftest import MARIADB, ROWS_PER_TYPE, mariadb_connection, target_database_name
-from tests.views.conftest import GLOBEX_KEPT_USERS, real_counts, state_table, validation_table
+from tests.views.dashboard.conftest import GLOBEX_KEPT_USERS, real_counts, state_table, validation_table
 
 
 def _by_id(entries: list[dict]) -> dict[str, dict]:

@@ -181,7 +181,7 @@ class DashboardDom(HTMLParser):
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> str:
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".test-artifacts")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), ".test-artifacts")
     os.makedirs(path, exist_ok=True)
     return path
 
