@@ -7,8 +7,11 @@
 - date: ``YYYY-MM-DD``;
 - NULL: ``null``.
 
-One encoder is built per data type; per row it only calls the converters of
-the columns that need one.
+A page is encoded a column at a time from its checked Arrow table
+(:func:`json_rows`): Arrow prints decimals, timestamps and dates, and a JSON
+column's text goes into the page as it is (``msgspec.Raw``), so no value is
+parsed again on the way. The per-value encoders below serve single values
+(status rows, the misfit search).
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from include.migration.values.timestamps import wire_timestamp
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from include.migration.configuration.config import ColumnType, DataTypeSpec
+from include.migration.values.text import decimal_text as decimal_column_text
+from include.migration.values.timestamps import wire_timestamp
 
 ValueEncoder = Callable[[Any], Any]
 RowEncoder = Callable[[Sequence[Any]], list[Any]]
@@ -131,3 +139,23 @@ def _explain(spec: DataTypeSpec, converters: tuple[ValueEncoder | None, ...], ro
                 f"cannot be encoded from {type(value).__name__} {value!r}: {exc}"
             )
     return EncodingError(f"data type {spec.name!r}, key {key!r}: row cannot be encoded")
+
+
+def json_rows(table: pa.Table, spec: DataTypeSpec) -> list[tuple[Any, ...]]:
+    """The rows of a checked wire-schema page ``table`` with every value in its JSON page form."""
+    return list(zip(*(_json_column(column, c.type) for column, c in zip(table.columns, spec.columns))))
+
+
+def _json_column(column: pa.ChunkedArray, column_type: ColumnType) -> list[Any]:
+    base = column_type.base
+    values = column.combine_chunks()
+    if base == "decimal":
+        return decimal_column_text(values).to_pylist()
+    if base == "date":
+        return pc.cast(values, pa.string()).to_pylist()
+    if base == "timestamp":
+        # Microsecond timestamps print their seconds with six digits: the API's ``...SS.ffffffZ``.
+        return pc.strftime(values, format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
+    if base == "json":
+        return [None if v is None else msgspec.Raw(v.encode()) for v in values.to_pylist()]
+    return values.to_pylist()

@@ -7,14 +7,14 @@ that a client can refuse another one's rows.
 # No ``from __future__ import annotations``: FastAPI must evaluate the endpoint
 # annotations, which refer to values local to page_endpoint (max_limit, the auth dependency).
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Response
 from sqlalchemy import Connection, Engine, Select
 
 from include.reference_remote.arrow_source import read_page
-from include.reference_remote.encoding import EncodingError, timestamp_text
+from include.reference_remote.encoding import json_rows, timestamp_text
 from include.reference_remote.queries import DataTypeQueries, UpdatedAtCursor, parse_timestamp
 from include.reference_remote.responses import (
     arrow_response,
@@ -23,7 +23,7 @@ from include.reference_remote.responses import (
     refusing_misfits,
     wire_key,
 )
-from include.reference_remote.value_fit import MisfitError, check_encoded, check_table, find_misfit
+from include.reference_remote.value_fit import check_table
 
 DEFAULT_LIMIT = 500
 
@@ -99,26 +99,14 @@ def _checked_table(conn: Connection, statement: Select[Any], query: DataTypeQuer
     return table
 
 
-def _checked_rows(conn: Connection, statement: Select[Any], query: DataTypeQueries) -> tuple[Sequence[Any], list[Any]]:
-    """The driver's rows of ``statement`` and their JSON page form; :class:`MisfitError` when a value does not fit."""
-    rows = conn.execute(statement).all()
-    data = _encoded(query, rows)
-    check_encoded(query.spec, data)
-    return rows, data
-
-
 def _key_page(
     query: DataTypeQueries, engine: Engine, installation: str, after: Any, limit: int, arrow: bool
 ) -> Response:
     statement = query.key_range(installation, after, None, limit)
     with engine.connect() as conn:
-        if arrow:
-            table = _checked_table(conn, statement, query)
-            after_id = wire_key(query, _last_key(query, table)) if table.num_rows == limit else None
-            return arrow_response(table, installation, {"afterId": after_id})
-        rows, data = _checked_rows(conn, statement, query)
-    after_id = wire_key(query, query.spec.key_of(rows[-1])) if len(rows) == limit else None
-    return json_response(_page_body(query, installation, data, {"afterId": after_id}))
+        table = _checked_table(conn, statement, query)
+    after_id = wire_key(query, _last_key(query, table)) if table.num_rows == limit else None
+    return _answer(query, installation, table, {"afterId": after_id}, arrow)
 
 
 def _last_key(query: DataTypeQueries, table: Any) -> Any:
@@ -138,22 +126,22 @@ def _updated_at_page(
     statement = query.updated_at_page(installation, cursor, until, limit)
     pagination: dict[str, Any] = {"afterId": None, "afterUpdatedAt": None}
     with engine.connect() as conn:
-        if arrow:
-            table = _checked_table(conn, statement, query)
-            if table.num_rows == limit:
-                pagination = {
-                    "afterId": table.column(query.spec.key_index)[-1].as_py(),
-                    "afterUpdatedAt": timestamp_text(table.column(query.updated_at_index)[-1].as_py()),
-                }
-            return arrow_response(table, installation, pagination)
-        rows, data = _checked_rows(conn, statement, query)
-    if len(rows) == limit:
-        last = rows[-1]
+        table = _checked_table(conn, statement, query)
+    if table.num_rows == limit:
         pagination = {
-            "afterId": last[query.spec.key_index],
-            "afterUpdatedAt": timestamp_text(last[query.updated_at_index]),
+            "afterId": table.column(query.spec.key_index)[-1].as_py(),
+            "afterUpdatedAt": timestamp_text(table.column(query.updated_at_index)[-1].as_py()),
         }
-    return json_response(_page_body(query, installation, data, pagination))
+    return _answer(query, installation, table, pagination, arrow)
+
+
+def _answer(
+    query: DataTypeQueries, installation: str, table: Any, pagination: dict[str, Any], arrow: bool
+) -> Response:
+    """The checked page ``table`` as an Arrow stream, or as a JSON page with its values in wire form."""
+    if arrow:
+        return arrow_response(table, installation, pagination)
+    return json_response(_page_body(query, installation, json_rows(table, query.spec), pagination))
 
 
 def _page_body(
@@ -166,14 +154,3 @@ def _page_body(
         "data": data,
         "pagination": pagination,
     }
-
-
-def _encoded(query: DataTypeQueries, rows: Sequence[Any]) -> list[list[Any]]:
-    encode = query.encode_row
-    try:
-        return [encode(row) for row in rows]
-    except EncodingError:
-        misfit = find_misfit(query.spec, rows)
-        if misfit is None:
-            raise
-        raise MisfitError(query.spec.name, misfit) from None

@@ -19,7 +19,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from include.migration.values.canonical import RowHasher
 from include.migration.values.canonical_sql import POSTGRES_CANONICAL, ServerSideHashing
 from include.migration.configuration.config import DataTypeSpec
-from include.reference_remote.encoding import RowEncoder, row_encoder
 from include.reference_remote.source_schema import INSTALLATION_COLUMN
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -99,7 +98,6 @@ class DataTypeQueries:
     key_columns: tuple[ColumnElement[Any], ...]
     updated_at: ColumnElement[Any] | None
     parse_key: Callable[[str], Any]
-    encode_row: RowEncoder
     hasher: RowHasher
     server_hashing: ServerSideHashing | None
     """On PostgreSQL: the database prints the canonical row text (``canonical_sql``)."""
@@ -167,7 +165,6 @@ def data_type_queries(spec: DataTypeSpec, table: Table) -> DataTypeQueries:
         key_columns=key_columns,
         updated_at=updated_at,
         parse_key=parsers[0] if len(parsers) == 1 else _composite_key(parsers),
-        encode_row=row_encoder(spec),
         hasher=RowHasher(spec),
         server_hashing=ServerSideHashing.plan(POSTGRES_CANONICAL, spec),
     )
