@@ -121,7 +121,13 @@ class Verifier:
                 s.name: pool.submit(_compare_one, table_shape(s), installation, database, bounds.get(s.name))
                 for s in specs
             }
-            return {name: future.result() for name, future in futures.items()}
+            compared = {}
+            for name, future in futures.items():
+                try:
+                    compared[name] = future.result()
+                except Exception as error:  # noqa: BLE001 - a broken worker is an unverified table, not a crash
+                    compared[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            return compared
 
     def _checkpoints(self, database: str, names: list[str]) -> dict[str, Any]:
         """The checkpoint ``_migration_state`` holds for each data type (a key-mode checkpoint is the last key)."""
