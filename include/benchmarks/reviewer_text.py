@@ -135,10 +135,12 @@ class _InexactNumber(Exception):
 
 
 def _fast_float(text: str) -> Any:
+    value = float(text)
+    if not value.is_integer() and repr(value) == text:
+        return value  # already a double's shortest text: exact, and the common case
     number = decimal.Decimal(text)
     if number == number.to_integral_value():
         return int(number)
-    value = float(text)
     if decimal.Decimal(repr(value)) != number:
         raise _InexactNumber
     return value
@@ -157,6 +159,11 @@ class _Exact:
 
     def __init__(self, number: decimal.Decimal) -> None:
         self.text = format(number.normalize(), "f")
+
+
+# Built once: json.loads/dumps with options build a new decoder/encoder on every call.
+_DECODER = json.JSONDecoder(parse_float=_fast_float)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _dump(value: Any) -> str:
@@ -180,8 +187,7 @@ def json_text(value: Any) -> str:
     if not isinstance(value, str):
         value = json.dumps(value)  # a driver that parsed it already: its parse is the document
     try:
-        parsed = json.loads(value, parse_float=_fast_float)
-        return json.dumps(parsed, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return _ENCODER.encode(_DECODER.decode(value))
     except _InexactNumber:
         return _dump(json.loads(value, parse_float=_exact_number))
 
