@@ -60,7 +60,7 @@ def integer_text(value: Any) -> str:
 
 
 def decimal_text(scale: int) -> Normaliser:
-    """Plain notation with exactly ``scale`` fractional digits when that is exact; more digits when the value has them."""
+    """Plain notation, exactly ``scale`` fractional digits when that is exact; more when the value has them."""
     quantum = decimal.Decimal(1).scaleb(-scale)
 
     def text(value: Any) -> str:

@@ -92,7 +92,7 @@ def _quoted(name: str, quote: str) -> str:
 
 
 def source_query(shape: TableShape, up_to: Any = None) -> tuple[str, list[Any]]:
-    """The source's SELECT (JSON as its text, string keys in code-point order) and the parameters after the installation."""
+    """The source's SELECT (JSON as text, string keys in code-point order) and its parameters after the installation."""
     bases = {c.name: c.base for c in shape.columns}
     columns = ", ".join(
         f'{_quoted(c.name, chr(34))}::text' if c.base == "json" else _quoted(c.name, '"') for c in shape.columns
@@ -144,7 +144,7 @@ class _Rows:
                 self.count += 1
                 values = [f(v) for f, v in zip(texts, row)]
                 try:
-                    key = tuple(int(values[i]) if integer else values[i] for i, integer in key_at)  # type: ignore[arg-type]
+                    key = tuple(int(values[i]) if integer else values[i] for i, integer in key_at)  # type: ignore
                 except (TypeError, ValueError):
                     if not self._unique and any(values[i] is None for i, _ in key_at):
                         self.null_keys.append(values)

@@ -69,7 +69,7 @@ class Verifier:
         self.totals = {"cases": 0, "rows": 0, **{k: 0 for k in KINDS}, "unverified": []}
 
     def verify(self, case: CaseSpec, result: dict[str, Any]) -> dict[str, Any]:
-        """The case's ``verified``: {ok, method, summary, seconds, per_type} (see the module docstring for the modes)."""
+        """The case's ``verified``: {ok, method, summary, seconds, per_type}; the modes in the module docstring."""
         started = time.perf_counter()
         database = common.bench_database(case.database) if case.database else None
         if database is None:
@@ -91,9 +91,10 @@ class Verifier:
         if case.verify in ("values", "green"):
             seeded = self.plan_rows[case.installation]
             for spec in specs:
-                if per_type[spec.name].get("source_rows") != seeded[spec.name]:
-                    per_type[spec.name]["ok"] = ok = False
-                    per_type[spec.name]["error"] = f"source holds {per_type[spec.name].get('source_rows')} rows, seeded {seeded[spec.name]}"
+                side = per_type[spec.name]
+                if side.get("source_rows") != seeded[spec.name]:
+                    side["ok"] = ok = False
+                    side["error"] = f"source holds {side.get('source_rows')} rows, seeded {seeded[spec.name]}"
         method = "source (PostgreSQL) vs target (MariaDB) value by value, as a reviewer's text per column type"
         if case.verify == "prefix":
             method += ", source keys up to the target's checkpoint"

@@ -186,7 +186,7 @@ def test_a_prefix_bounds_the_source_only(planted):
         ("json", None, '{"a": 3.14159265358979323846}', '{"a": 3.141592653589793}', False),
         ("boolean", None, True, b"1", True),
         ("boolean", None, True, b"2", False),
-        ("timestamp", None, dt.datetime(2026, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=5))), b"2026-01-01 00:00:00", True),
+        ("timestamp", None, dt.datetime(2026, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=5))), b"2026-01-01", True),
         ("date", None, dt.date(2026, 1, 1), b"2026-01-01 00:00:01", False),
         ("bigint", None, 7, b"7.5", False),
         ("text", None, "", None, False),
