@@ -223,6 +223,7 @@ class Bench:
             "ratios": ratios,
             "total_seconds": time.perf_counter() - self.started,
             "remote_restarts": self.remote.restarts if self.remote else 0,
+            "verification": self.verifier.totals if self.verifier else None,
         }
         target.write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
 
@@ -251,6 +252,8 @@ class Bench:
             page_size=self.data_types[0].page_size,
         )
         self.write_json(parse, figures)
+        if self.verifier is not None:
+            print(self.verifier.total_line())
         failed = [n for n, r in self.results.items() if r.get("failed") or not r.get("verified", {}).get("ok")]
         if failed:
             print(f"bench: failed or unverified cases: {', '.join(failed)} (logs in {LOG_DIR})")

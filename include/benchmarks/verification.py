@@ -1,154 +1,176 @@
 """What landed in a case's target, checked after the case in the runner's process (never in its time or memory).
 
-Tables with the package's column types: count and checksum (the package's
-canonical row hashes) against the remote's range-stats. Peers with column types
-of their own: count, distinct keys and the canonical hash of sampled rows.
+Every target is compared with the source value by value (``value_compare``):
+the source rows read straight from PostgreSQL, the target rows straight from
+MariaDB, each value normalised to a reviewer's text by its configured column
+type (``reviewer_text``), nothing taken from the package's own hashing. The
+same comparison serves the package's transfers, the ceilings and the peers
+(only the configured columns are compared, so dlt's ``_dlt_load_id`` and
+``_dlt_id`` do not count). Modes (``CaseSpec.verify``):
+
+- ``values``: every source row of the installation against every target row;
+- ``prefix``: the source rows up to the checkpoint the target's
+  ``_migration_state`` holds (a budget-limited transfer), for the data types
+  the case copied;
+- ``green``: the validate case: its own result green, and its target (the
+  transfer's) compared as in ``values``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import concurrent.futures
 import json
-import random
+import multiprocessing
 import time
 from typing import Any
 
 from include.benchmarks import common
 from include.benchmarks.case_plan import CaseSpec
-from include.benchmarks.remote_process import Remote
+from include.benchmarks.value_compare import (
+    ColumnShape,
+    ComparisonError,
+    TableShape,
+    compare_table,
+    connect_target,
+)
+
+STATE_TABLE = "_migration_state"
+KINDS = ("lost", "duplicated", "extra", "different")
+
+
+def table_shape(spec: Any) -> TableShape:
+    """A data type's tables and columns (from the bench's configuration) as the comparator takes them."""
+    key = spec.primary_key if isinstance(spec.primary_key, tuple) else (spec.primary_key,)
+    columns = tuple(ColumnShape(c.name, c.type.base, c.type.scale) for c in spec.columns)
+    return TableShape(spec.source_table, spec.target_table, tuple(key), columns)
+
+
+def _compare_one(shape: TableShape, installation: str, database: str, up_to: Any) -> dict[str, Any]:
+    """One table's comparison as a dict (in a worker process); an impossible comparison is an error, never a pass."""
+    started = time.perf_counter()
+    target = {k: v for k, v in common.MARIADB.items()} | {"db": database}
+    try:
+        compared = compare_table(
+            shape, source_dsn=common.PG_DSN, installation_id=installation, target=target, up_to=up_to
+        ).as_dict()
+    except Exception as error:  # noqa: BLE001 - any failure (ComparisonError included) is reported as unverified
+        compared = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    compared["seconds"] = round(time.perf_counter() - started, 2)
+    return compared
 
 
 class Verifier:
-    """Verifies each case's target against the source the remote serves (the remote's stats cached per range)."""
+    """Verifies each case's target against the source database; keeps the run's totals for :meth:`total_line`."""
 
-    def __init__(self, remote: Remote, data_types: list[Any], plan_rows: dict[str, dict[str, int]]) -> None:
-        self.remote = remote
+    def __init__(self, remote: Any, data_types: list[Any], plan_rows: dict[str, dict[str, int]]) -> None:
+        self.remote = remote  # kept for the runner's signature; the comparison reads PostgreSQL directly
         self.data_types = data_types
         self.plan_rows = plan_rows
-        self.source_stats: dict[tuple[str, str, Any], Any] = {}
-
-    def source_stat(self, installation: str, spec: Any, up_to: Any = None) -> Any:
-        """The remote's range-stats of ``spec``'s rows up to ``up_to`` (all when None), asked once."""
-        from include.migration.values.checksums import ChunkStats
-
-        key = (installation, spec.name, up_to)
-        if key not in self.source_stats:
-            assert self.remote is not None
-            self.remote.ensure_running()
-            client = self.remote.client(installation)
-            try:
-                self.source_stats[key] = ChunkStats.from_dict(client.range_stats(spec.name, None, up_to))
-            finally:
-                client.close()
-        return self.source_stats[key]
+        self.totals = {"cases": 0, "rows": 0, **{k: 0 for k in KINDS}, "unverified": []}
 
     def verify(self, case: CaseSpec, result: dict[str, Any]) -> dict[str, Any]:
-        """The case's verification as its ``verify`` says: green, sampled, or count + checksum (of a prefix)."""
-        from include.migration.target.connection import MySqlTarget
-        from include.migration.target.profiles import get_profile
-        from include.migration.steps.validation.chunks import Chunk
-        from include.migration.steps.validation.target_side import TargetReader
-
+        """The case's ``verified``: {ok, method, summary, seconds, per_type}; the modes in the module docstring."""
         started = time.perf_counter()
+        database = common.bench_database(case.database) if case.database else None
+        if database is None:
+            return {"ok": False, "method": "none", "summary": "no target database", "seconds": 0.0, "per_type": {}}
+        specs = self.data_types
+        bounds: dict[str, Any] = {}
+        if case.verify == "prefix":
+            specs = [s for s in specs if s.name in result.get("per_type", {})]
+            try:
+                bounds = self._checkpoints(database, [s.name for s in specs])
+            except ComparisonError as error:
+                return {"ok": False, "method": "prefix", "summary": f"NOT VERIFIED: {error}", "seconds": 0.0,
+                        "per_type": {}}
+        # The costliest tables first, so the two workers finish together.
+        cost = {s.name: self.plan_rows[case.installation].get(s.name, 0) * len(s.columns) for s in specs}
+        per_type = self._compare(case.installation, database, sorted(specs, key=lambda s: -cost[s.name]), bounds)
+        per_type = {s.name: per_type[s.name] for s in specs if s.name in per_type}
+        ok = bool(per_type) and all(p["ok"] for p in per_type.values())
+        if case.verify in ("values", "green"):
+            seeded = self.plan_rows[case.installation]
+            for spec in specs:
+                side = per_type[spec.name]
+                if side.get("source_rows") != seeded[spec.name]:
+                    side["ok"] = ok = False
+                    side["error"] = f"source holds {side.get('source_rows')} rows, seeded {seeded[spec.name]}"
+        method = "source (PostgreSQL) vs target (MariaDB) value by value, as a reviewer's text per column type"
+        if case.verify == "prefix":
+            method += ", source keys up to the target's checkpoint"
+        summary = self._summary(per_type, ok)
         if case.verify == "green":
-            ok = bool(result.get("green")) and result["rows"] == sum(self.plan_rows[case.installation].values())
-            return {
-                "ok": ok,
-                "method": "validate_data_type green, rows = seeded rows",
-                "summary": "green" if ok else "RED",
-                "seconds": 0.0,
-            }
-        if case.verify == "sample":
-            return self.verify_sampled(case, result)
-        db = MySqlTarget(common.mariadb_connect(case.database), get_profile("mysql"))
-        details = {}
-        ok = True
-        try:
-            for spec in self.data_types:
-                if case.verify == "prefix":
-                    per = result.get("per_type", {}).get(spec.name)
-                    if per is None:
-                        continue
-                    checkpoint = self._checkpoint(db, spec.name)
-                    source = self.source_stat(case.installation, spec, up_to=checkpoint)
-                    target = TargetReader(db, spec).stats(Chunk(None, None))
-                    good = source == target and target.count == per["rows"]
-                else:
-                    source = self.source_stat(case.installation, spec)
-                    target = TargetReader(db, spec).stats(Chunk(None, None))
-                    good = source == target and source.count == self.plan_rows[case.installation][spec.name]
-                details[spec.name] = {
-                    "ok": good,
-                    "source": dataclasses.asdict(source),
-                    "target": dataclasses.asdict(target),
-                }
-                ok &= good
-        finally:
-            db.close()
-        method = (
-            "count + checksum (package canonical row hashes) of the copied key prefix vs the remote's range-stats"
-            if case.verify == "prefix"
-            else "count + checksum (package canonical row hashes) vs the remote's range-stats"
-        )
+            green = bool(result.get("green"))
+            ok = ok and green
+            method = "validate_data_type green; its target " + method
+            summary = ("green; " if green else "RED; ") + summary
+        self._count(case.name, per_type, ok)
         return {
             "ok": ok,
             "method": method,
-            "summary": ("count+checksum OK" if ok else "MISMATCH"),
-            "per_type": details,
-            "seconds": time.perf_counter() - started,
+            "summary": summary,
+            "seconds": round(time.perf_counter() - started, 2),
+            "per_type": per_type,
         }
 
-    def _checkpoint(self, db: Any, data_type: str) -> Any:
-        rows = db.query("SELECT checkpoint FROM `_migration_state` WHERE job_id = %s", (f"data_type:{data_type}",))
-        value = json.loads(rows[0][0]) if rows and rows[0][0] else None
-        return value
+    def _compare(
+        self, installation: str, database: str, specs: list[Any], bounds: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Each data type's comparison, two tables at a time (separate processes: the normalising is CPU-bound)."""
+        if not specs:
+            return {}
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(2, len(specs)), mp_context=context) as pool:
+            futures = {
+                s.name: pool.submit(_compare_one, table_shape(s), installation, database, bounds.get(s.name))
+                for s in specs
+            }
+            compared = {}
+            for name, future in futures.items():
+                try:
+                    compared[name] = future.result()
+                except Exception as error:  # noqa: BLE001 - a broken worker is an unverified table, not a crash
+                    compared[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            return compared
 
-    def verify_sampled(self, case: CaseSpec, result: dict[str, Any], sample: int = 300) -> dict[str, Any]:
-        """For peers with their own column types: exact count + canonical hashes of sampled rows."""
-        from include.benchmarks.seed import source_rows
-        from include.migration.values.canonical import RowHasher
-
-        started = time.perf_counter()
-        conn = common.mariadb_connect(case.database)
-        rng = random.Random(7)
-        details = {}
-        ok = True
+    def _checkpoints(self, database: str, names: list[str]) -> dict[str, Any]:
+        """The checkpoint ``_migration_state`` holds for each data type (a key-mode checkpoint is the last key)."""
+        conn = connect_target(**common.MARIADB, db=database)
         try:
             cursor = conn.cursor()
-            for spec in self.data_types:
-                expected = self.plan_rows[case.installation][spec.name]
-                cursor.execute(f"SELECT COUNT(*), COUNT(DISTINCT `{spec.primary_key}`) FROM `{spec.target_table}`")
-                count, distinct = cursor.fetchone()
-                keys = sorted({1, expected, *(rng.randint(1, expected) for _ in range(sample))}) if expected else []
-                source = {row[spec.key_index]: row for row in source_rows(case.installation, spec, keys=keys)}
-                columns = ", ".join(f"`{c}`" for c in spec.column_names)
-                marks = ", ".join(["%s"] * len(keys))
-                cursor.execute(
-                    f"SELECT {columns} FROM `{spec.target_table}` WHERE `{spec.primary_key}` IN ({marks})", keys
-                )
-                target = {row[spec.key_index]: row for row in cursor.fetchall()}
-                hash_rows = RowHasher(spec).hash_rows
-                differing = [
-                    k
-                    for k in keys
-                    if k not in target or k not in source or len(set(hash_rows([source[k], target[k]]))) != 1
-                ]
-                good = count == expected and distinct == expected and not differing
-                details[spec.name] = {
-                    "ok": good,
-                    "count": count,
-                    "expected": expected,
-                    "sampled": len(keys),
-                    "differing_keys": differing[:10],
-                }
-                ok &= good
+            bounds = {}
+            for name in names:
+                cursor.execute(f"SELECT checkpoint FROM `{STATE_TABLE}` WHERE job_id = %s", (f"data_type:{name}",))
+                row = cursor.fetchone()
+                stored = json.loads(row[0]) if row and row[0] else None
+                if stored is None or isinstance(stored, dict):
+                    raise ComparisonError(f"{name}: no key checkpoint in {STATE_TABLE} ({stored!r})")
+                bounds[name] = stored
+            return bounds
         finally:
             conn.close()
-        return {
-            "ok": ok,
-            "method": f"count + distinct keys + canonical row hash of {sample}+2 sampled rows per table "
-            "(dlt's column types differ)",
-            "summary": "count+sample OK" if ok else "MISMATCH",
-            "per_type": details,
-            "seconds": time.perf_counter() - started,
-        }
+
+    @staticmethod
+    def _summary(per_type: dict[str, dict[str, Any]], ok: bool) -> str:
+        errors = [f"{n}: {p['error']}" for n, p in per_type.items() if "error" in p]
+        rows = sum(p.get("target_rows", 0) for p in per_type.values())
+        counts = ", ".join(f"{sum(p.get(k, 0) for p in per_type.values()):,} {k}" for k in KINDS)
+        head = "values equal" if ok else "VALUES DIFFER"
+        return f"{head}: {rows:,} rows, {counts}" + (f"; {'; '.join(errors)}" if errors else "")
+
+    def _count(self, case: str, per_type: dict[str, dict[str, Any]], ok: bool) -> None:
+        self.totals["cases"] += 1
+        self.totals["rows"] += sum(p.get("source_rows", 0) for p in per_type.values())
+        for kind in KINDS:
+            self.totals[kind] += sum(p.get(kind, 0) for p in per_type.values())
+        if not ok:
+            self.totals["unverified"].append(case)
+
+    def total_line(self) -> str:
+        """The run's verification in one line (printed at the end of the run)."""
+        t = self.totals
+        line = (
+            f"verified: {t['rows']:,} rows of {t['cases']} cases compared value by value; "
+            f"{t['lost']:,} lost, {t['duplicated']:,} duplicated, {t['extra']:,} extra, {t['different']:,} different"
+        )
+        return line + (f"; NOT verified: {', '.join(t['unverified'])}" if t["unverified"] else "")

@@ -36,6 +36,9 @@ def test_a_small_bench_runs_and_verifies_every_case(tmp_path):
     cases = json.loads(figures.read_text())["cases"]
     assert {"ceiling_insert", "ceiling_load_data", "transfer", "transfer_json", "transfer_forge_sql", "validate"} <= set(cases)
     for name, case in cases.items():
-        assert case["rows"] > 0 and case["verified"]["ok"] is True, (name, case["verified"])
-        for side in case["verified"].get("per_type", {}).values():
-            assert side["source"] == side["target"], (name, side)
+        verified = case["verified"]
+        assert case["rows"] > 0 and verified["ok"] is True, (name, verified)
+        assert verified["per_type"], (name, verified)
+        for data_type, side in verified["per_type"].items():
+            counts = (side["lost"], side["duplicated"], side["extra"], side["different"])
+            assert counts == (0, 0, 0, 0) and side["source_rows"] == side["target_rows"] > 0, (name, data_type, side)
