@@ -42,8 +42,10 @@ READS = "reads the remote's HTTP API (JSON pages)"
 # - files rotated every FILE_ITEMS rows in extract and normalize, so that normalize's process
 #   pool (2 workers: the machine has 2 cores) and load's thread pool get several files each;
 # - bigger in-memory buffers than the 5,000-item default, no gzip of the intermediate files;
-# - typed-jsonl load files (parquet goes through pyarrow.to_pylist before the same INSERTs,
-#   since dlt's bulk path for MySQL, ADBC, needs a driver no package registry ships);
+# - typed-jsonl load files: parquet wrote the JSON columns encoded twice (a JSON string holding
+#   the document), and dlt's bulk path for parquet into MySQL, ADBC, needs a driver no package
+#   registry ships (without it parquet ends in the same INSERTs after pyarrow's to_pylist);
+# - normalize's default start method (fork): spawn re-imports dlt in every worker (~7 s more);
 # - append, no primary key or unique index created (dlt's defaults: merge would add
 #   DELETE + INSERT from a staging dataset).
 FILE_ITEMS = 20_000

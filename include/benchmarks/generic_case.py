@@ -43,7 +43,11 @@ def configuration(page_size: int | None, insert_args: dict[str, Any]) -> dict[st
     return {
         "reads": READS,
         "page_size": page_size,
-        "pagination": "LIMIT page_size OFFSET n appended to the ordered SELECT" if page_size else "none: get_records of the whole table",
+        "pagination": (
+            "LIMIT page_size OFFSET n appended to the key-ordered SELECT"
+            if page_size
+            else "none: get_records of the whole table"
+        ),
         "insert_args": insert_args,
         "commit_every": insert_args.get("commit_every", 1000),
     }
