@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate-share", type=int, default=1, help="transfers sharing the profile's rate")
     parser.add_argument("--start-file", default=None, help="after set-up, wait for this file to exist (parallel)")
     parser.add_argument("--insert-args", default=None, help="JSON object for GenericTransfer")
+    parser.add_argument("--generic-page-size", type=int, default=None,
+                        help="GenericTransfer's page_size (paged reads; default: the whole table at once)")
     parser.add_argument("--profile-out", default=None, help="cProfile the transfer into this file")
     args = parser.parse_args(argv)
     if args.database:

@@ -21,8 +21,11 @@ from include.benchmarks.common import (
 
 
 def _uv() -> str:
-    candidate = ROOT / ".venv" / "bin" / "uv"
-    return str(candidate) if candidate.exists() else shutil.which("uv") or "uv"
+    """uv: the project's venv's, the running interpreter's (a worktree has no .venv of its own), or on PATH."""
+    for candidate in (ROOT / ".venv" / "bin" / "uv", Path(sys.executable).parent / "uv"):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("uv") or "uv"
 
 
 def _ignore_folder(folder: Path) -> None:

@@ -28,7 +28,7 @@ def test_a_small_bench_runs_and_verifies_every_case(tmp_path):
     }
     command = [
         sys.executable, "-m", "include.benchmarks", "--rows", "10000", "--quick", "--no-parse",
-        "--skip", "generic_transfer_default", "generic_transfer", "dlt", "--json", str(figures),
+        "--skip", "generic_transfer_default", "generic_transfer_best", "dlt", "dlt_best", "--json", str(figures),
     ]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
