@@ -8,20 +8,21 @@ the sending is timed, so the figure is the server's limit, not Python's.
 ``ceiling_server_n`` on one connection per data type at once (the DAG's
 fan-out); ``ceiling_load_data`` sends TSV files with LOAD DATA LOCAL INFILE.
 Each result says what was timed (``timed``), the untimed preparation
-(``preparation_seconds``) and the case process's own CPU seconds within the
-timed section (``timed_client_cpu_seconds``: near zero when the client never binds).
+(``preparation_seconds``) and the CPU seconds of the case process, PostgreSQL
+and MariaDB within the timed section (``timed_cpu_seconds``: the client's near
+zero and MariaDB's near the seconds when the server is what binds).
 """
 
 from __future__ import annotations
 
 import argparse
 import threading
-import time
 from typing import Any
 
 from include.benchmarks.case_setup import config_and_installation
 from include.benchmarks.ceiling_prep import RenderedType, prepare_statements, prepare_tsv_files
 from include.benchmarks.common import Stopwatch, mariadb_connect
+from include.benchmarks.process_cpu import CpuWindow
 
 
 def _send(database: str, rendered: RenderedType, start: threading.Barrier | None = None) -> float:
@@ -41,7 +42,7 @@ def _send(database: str, rendered: RenderedType, start: threading.Barrier | None
 
 
 def _statement_result(
-    rendered: list[RenderedType], seconds: float, cpu: float, preparation: dict[str, float], timed: str
+    rendered: list[RenderedType], seconds: float, cpu: dict[str, float], preparation: dict[str, float], timed: str
 ) -> dict[str, Any]:
     per_type = {r.name: r.figures() for r in rendered}
     return {
@@ -49,7 +50,7 @@ def _statement_result(
         "seconds": seconds,
         "timed": timed,
         "preparation_seconds": preparation,
-        "timed_client_cpu_seconds": cpu,
+        "timed_cpu_seconds": cpu,
         "sent_bytes": sum(t["sent_bytes"] for t in per_type.values()),
         "payload_bytes": sum(t["payload_bytes"] for t in per_type.values()),
         "statements": sum(t["statements"] for t in per_type.values()),
@@ -66,17 +67,18 @@ def ceiling_server(args: argparse.Namespace) -> dict[str, Any]:
     conn = mariadb_connect(args.database)
     cursor = conn.cursor()
     seconds_by_type: dict[str, float] = {}
-    cpu, total = time.process_time(), Stopwatch()
-    for item in rendered:
-        watch = Stopwatch()
-        for statement in item.statements:
-            cursor.execute(statement)
-        seconds_by_type[item.name] = watch.seconds()
-    seconds, cpu = total.seconds(), time.process_time() - cpu
+    with CpuWindow() as cpu:
+        total = Stopwatch()
+        for item in rendered:
+            watch = Stopwatch()
+            for statement in item.statements:
+                cursor.execute(statement)
+            seconds_by_type[item.name] = watch.seconds()
+        seconds = total.seconds()
     cursor.close()
     conn.close()
     result = _statement_result(
-        rendered, seconds, cpu, preparation,
+        rendered, seconds, cpu.seconds, preparation,
         "the pre-rendered upserts sent back to back on one connection, data types one after another",
     )
     for name, type_seconds in seconds_by_type.items():
@@ -107,20 +109,21 @@ def ceiling_server_n(args: argparse.Namespace) -> dict[str, Any]:
     threads = [threading.Thread(target=run, args=(item,), name=f"ceiling-{item.name}") for item in rendered]
     for thread in threads:
         thread.start()
-    try:
-        start.wait()
-    except threading.BrokenBarrierError:
+    with CpuWindow() as cpu:
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            for thread in threads:
+                thread.join()
+            raise failures[0] from None
+        total = Stopwatch()
         for thread in threads:
             thread.join()
-        raise failures[0] from None
-    cpu, total = time.process_time(), Stopwatch()
-    for thread in threads:
-        thread.join()
-    seconds, cpu = total.seconds(), time.process_time() - cpu
+        seconds = total.seconds()
     if failures:
         raise failures[0]
     result = _statement_result(
-        rendered, seconds, cpu, preparation,
+        rendered, seconds, cpu.seconds, preparation,
         f"the pre-rendered upserts, {len(rendered)} connections (one per data type) at once, "
         "from a common start to the last one finishing",
     )
@@ -142,19 +145,20 @@ def ceiling_load_data(args: argparse.Namespace) -> dict[str, Any]:
         cursor.execute("SET GLOBAL local_infile = 1")
     per_type: dict[str, Any] = {}
     try:
-        cpu, total = time.process_time(), Stopwatch()
-        for spec in data_types:
-            path, rows = files[spec.name]
-            columns = ", ".join(f"`{c}`" for c in spec.column_names)
-            watch = Stopwatch()
-            cursor.execute(
-                f"LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE `{spec.target_table}` CHARACTER SET utf8mb4 "
-                "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-                f"({columns})",
-                (str(path),),
-            )
-            per_type[spec.name] = {"rows": rows, "seconds": watch.seconds(), "sent_bytes": path.stat().st_size}
-        seconds, cpu = total.seconds(), time.process_time() - cpu
+        with CpuWindow() as cpu:
+            total = Stopwatch()
+            for spec in data_types:
+                path, rows = files[spec.name]
+                columns = ", ".join(f"`{c}`" for c in spec.column_names)
+                watch = Stopwatch()
+                cursor.execute(
+                    f"LOAD DATA LOCAL INFILE %s REPLACE INTO TABLE `{spec.target_table}` CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                    f"({columns})",
+                    (str(path),),
+                )
+                per_type[spec.name] = {"rows": rows, "seconds": watch.seconds(), "sent_bytes": path.stat().st_size}
+            seconds = total.seconds()
         cursor.execute("SHOW WARNINGS")
         warnings = cursor.fetchall()
     finally:
@@ -166,7 +170,7 @@ def ceiling_load_data(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": seconds,
         "timed": "the LOAD DATA LOCAL INFILE statements of the pre-written TSV files, one connection",
         "preparation_seconds": preparation,
-        "timed_client_cpu_seconds": cpu,
+        "timed_cpu_seconds": cpu,
         "sent_bytes": sum(t["sent_bytes"] for t in per_type.values()),
         "warnings": [list(w) for w in warnings[:5]],
         "per_type": per_type,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -117,3 +118,21 @@ def cpu_between(before: dict[str, float], after: dict[str, float]) -> dict[str, 
 def cores_of(cpu_seconds: dict[str, float], wall_seconds: float) -> dict[str, float]:
     """CPU seconds over wall seconds: how many cores each process kept busy on average."""
     return {k: (v / wall_seconds if wall_seconds > 0 else 0.0) for k, v in cpu_seconds.items()}
+
+
+class CpuWindow:
+    """``with CpuWindow() as w:``: CPU seconds of this process (``client``), PostgreSQL and MariaDB within the block.
+
+    For a case's timed section, seen from inside the case (the runner's snapshots span the whole case process).
+    """
+
+    def __enter__(self) -> CpuWindow:
+        self.seconds: dict[str, float] = {}
+        self._before = snapshot(None)
+        self._client = time.process_time()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        client = time.process_time() - self._client
+        spent = cpu_between(self._before, snapshot(None))
+        self.seconds = {"client": client, "postgres": spent["postgres"], "mariadb": spent["mariadb"]}

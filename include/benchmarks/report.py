@@ -245,9 +245,8 @@ def notes(name: str, item: dict[str, Any]) -> str:
     if name.startswith("ceiling"):
         prep = ", ".join(f"{k.replace('_', ' ')} {v:.1f}s" for k, v in item.get("preparation_seconds", {}).items())
         sent = f"{item['statements']:,} statements (the writer's sizing); " if "statements" in item else ""
-        return (
-            f"{sent}untimed: {prep}; client CPU while timed {item.get('timed_client_cpu_seconds', 0):.1f}s"
-        )
+        timed = ", ".join(f"{k} {v:.1f}s" for k, v in item.get("timed_cpu_seconds", {}).items())
+        return f"{sent}untimed: {prep}; CPU while timed: {timed}"
     if name == "validate":
         return f"{item['chunks']:,} chunks, {'remote range-stats' if item['capabilities'] else 'page scan'}"
     if name == "dlt":
