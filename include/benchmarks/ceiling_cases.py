@@ -170,7 +170,7 @@ def ceiling_load_data(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": seconds,
         "timed": "the LOAD DATA LOCAL INFILE statements of the pre-written TSV files, one connection",
         "preparation_seconds": preparation,
-        "timed_cpu_seconds": cpu,
+        "timed_cpu_seconds": cpu.seconds,
         "sent_bytes": sum(t["sent_bytes"] for t in per_type.values()),
         "warnings": [list(w) for w in warnings[:5]],
         "per_type": per_type,
