@@ -26,12 +26,16 @@ from include.benchmarks.process_cpu import CpuWindow
 
 
 def _send(database: str, rendered: RenderedType, start: threading.Barrier | None = None) -> float:
-    """Send ``rendered``'s statements back to back on a connection of its own; seconds from the start to the last."""
+    """Send ``rendered``'s statements back to back on a connection of its own; seconds from the start to the last.
+
+    With ``start``: wait there once connected, and again for the common start.
+    """
     conn = mariadb_connect(database)
     cursor = conn.cursor()
     try:
         if start is not None:
-            start.wait()
+            start.wait()  # connected
+            start.wait()  # go
         watch = Stopwatch()
         for statement in rendered.statements:
             cursor.execute(statement)
@@ -109,17 +113,18 @@ def ceiling_server_n(args: argparse.Namespace) -> dict[str, Any]:
     threads = [threading.Thread(target=run, args=(item,), name=f"ceiling-{item.name}") for item in rendered]
     for thread in threads:
         thread.start()
-    with CpuWindow() as cpu:
-        try:
+    try:
+        start.wait()  # every connection open: the CPU window starts, then the common start
+        with CpuWindow() as cpu:
             start.wait()
-        except threading.BrokenBarrierError:
+            total = Stopwatch()
             for thread in threads:
                 thread.join()
-            raise failures[0] from None
-        total = Stopwatch()
+            seconds = total.seconds()
+    except threading.BrokenBarrierError:
         for thread in threads:
             thread.join()
-        seconds = total.seconds()
+        raise failures[0] from None
     if failures:
         raise failures[0]
     result = _statement_result(
