@@ -11,7 +11,8 @@ from include.benchmarks import common
 from include.benchmarks.common import MAIN_INSTALLATION, PG_OVERLAY, PLAN_PATH, ROOT, SMALL_INSTALLATION
 
 EVERY_CASE = (
-    "ceiling_insert",
+    "ceiling_server",
+    "ceiling_server_n",
     "ceiling_load_data",
     "transfer",
     "transfer_json",
@@ -63,14 +64,20 @@ def plan_cases(
     limit_budget = 5.0 if quick else 20.0
     specs = [
         CaseSpec(
-            "ceiling_insert",
-            "ceiling: INSERT .. ON DUPLICATE KEY UPDATE (rows in memory)",
-            "ceiling_insert",
-            [*py, "ceiling_insert"],
+            "ceiling_server",
+            "ceiling: the writer's upserts, rendered before the clock, sent back to back (1 connection)",
+            "ceiling_server",
+            [*py, "ceiling_server"],
+        ),
+        CaseSpec(
+            "ceiling_server_n",
+            "ceiling: the same, one connection per data type at once (the fan-out's server limit)",
+            "ceiling_server_n",
+            [*py, "ceiling_server_n"],
         ),
         CaseSpec(
             "ceiling_load_data",
-            "ceiling: LOAD DATA LOCAL INFILE (rows in memory)",
+            "ceiling: LOAD DATA LOCAL INFILE of TSV files written before the clock",
             "ceiling_load_data",
             [*py, "ceiling_load_data"],
         ),

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from include.benchmarks.ceiling_cases import ceiling_insert, ceiling_load_data
+from include.benchmarks.ceiling_cases import ceiling_load_data, ceiling_server, ceiling_server_n
 from include.benchmarks.common import bench_database, write_result
 from include.benchmarks.generic_case import generic_transfer
 from include.benchmarks.parallel_case import transfer_parallel
@@ -26,7 +26,8 @@ from include.benchmarks.transfer_case import transfer
 from include.benchmarks.validate_case import validate
 
 CASES = {
-    "ceiling_insert": ceiling_insert,
+    "ceiling_server": ceiling_server,
+    "ceiling_server_n": ceiling_server_n,
     "ceiling_load_data": ceiling_load_data,
     "transfer": transfer,
     "transfer_parallel": transfer_parallel,

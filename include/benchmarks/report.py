@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from include.benchmarks.common import LOG_DIR, MAIN_INSTALLATION
 
 MB = 1_000_000
 LAST_LINE_KEYS = (
-    "transfer_vs_ceiling",
-    "json_vs_arrow",
-    "transfer_vs_generic",
-    "transfer_vs_dlt",
+    "arrow_vs_server",
+    "json_vs_server",
+    "fanout_vs_server_n",
     "validate_vs_transfer",
+    "transfer_vs_generic_best",
+    "transfer_vs_dlt_best",
     "rss_1m_vs_100k",
-    "load_data_vs_ceiling_load_data",
+    "parse_5000_s",
 )
+# What each figure of the last line must reach: (">=" or "<=", bound).
+TARGETS: dict[str, tuple[str, float]] = {
+    "arrow_vs_server": (">=", 0.85),
+    "json_vs_server": (">=", 0.6),
+    "fanout_vs_server_n": (">=", 0.6),
+    "validate_vs_transfer": (">=", 2.0),
+    "transfer_vs_generic_best": (">=", 1.5),
+    "transfer_vs_dlt_best": (">=", 4.0),
+    "rss_1m_vs_100k": ("<=", 1.2),
+    "parse_5000_s": ("<=", 10.0),
+}
+CPU_GROUPS = ("worker", "remote", "postgres", "mariadb")
 
 
-def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The ratios of rows/s (and of peak RSS) the last line reports; None where a case is missing or failed."""
+def ratios(results: dict[str, dict[str, Any]], parse: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The figures of the last line: ratios of rows/s and of peak RSS, the slowest DAG file at 5,000 installations.
+
+    None where a case is missing or failed, or parse time was not measured.
+    """
     r = results
 
     def rate(name: str) -> float | None:
@@ -32,20 +49,38 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     transfer = rate("transfer")
     rss_full = r.get("transfer", {}).get("peak_rss_mb")
     rss_small = r.get("transfer_100k", {}).get("peak_rss_mb") if "transfer_100k" in r else rss_full
+    server = rate("ceiling_server")
     return {
-        "transfer_vs_ceiling": ratio(transfer, rate("ceiling_insert")),
-        "json_vs_arrow": ratio(rate("transfer_json"), transfer),
-        "transfer_vs_generic": ratio(transfer, rate("generic_transfer")),
-        "transfer_vs_dlt": ratio(transfer, rate("dlt")),
+        "arrow_vs_server": ratio(transfer, server),
+        "json_vs_server": ratio(rate("transfer_json"), server),
+        "fanout_vs_server_n": ratio(rate("transfer_parallel"), rate("ceiling_server_n")),
         "validate_vs_transfer": ratio(rate("validate"), transfer),
+        "transfer_vs_generic_best": ratio(transfer, rate("generic_transfer_best")),
+        "transfer_vs_dlt_best": ratio(transfer, rate("dlt_best")),
         "rss_1m_vs_100k": ratio(rss_full, rss_small),
-        "load_data_vs_ceiling_load_data": "n/a",
+        "parse_5000_s": parse_seconds_at(parse or [], 5000),
     }
 
 
+def parse_seconds_at(parse: list[dict[str, Any]], installations: int) -> float | None:
+    """The slowest DAG file's import seconds at ``installations`` installations; None when not measured."""
+    for item in parse:
+        if item.get("installations") == installations and not item.get("failed"):
+            return item.get("parse_max_file_seconds")
+    return None
+
+
+def target_holds(key: str, value: Any) -> bool | None:
+    """Whether a figure of the last line meets its target; None when it was not measured."""
+    if not isinstance(value, (int, float)):
+        return None
+    op, bound = TARGETS[key]
+    return value >= bound if op == ">=" else value <= bound
+
+
 def last_line(figures: dict[str, Any]) -> str:
-    """``bench: transfer_vs_ceiling=1.315 ...``: the ratios of :func:`ratios` in ``LAST_LINE_KEYS`` order."""
-    return "bench: " + " ".join(f"{k}={_fmt(figures[k])}" for k in LAST_LINE_KEYS)
+    """``bench: arrow_vs_server=0.912 ...``: the figures of :func:`ratios` in ``LAST_LINE_KEYS`` order."""
+    return "bench: " + " ".join(f"{k}={_fmt(figures.get(k))}" for k in LAST_LINE_KEYS)
 
 
 def print_report(
@@ -55,8 +90,9 @@ def print_report(
     total_rows: int,
     plan_rows: dict[str, dict[str, int]],
     page_size: int,
+    figures: dict[str, Any] | None = None,
 ) -> None:
-    """The tables of a run: every case, the transfer per data type, parse time.
+    """The tables of a run: every case, CPU per process, the transfer per data type, parse time, the targets.
 
     Adds each case's estimated payload and MB/s to its ``results`` entry (they go into the JSON figures too).
     """
@@ -64,7 +100,7 @@ def print_report(
     from rich.table import Table
 
     console = Console(width=200)
-    payload = payload_of(results, results.get("ceiling_insert", {}))
+    payload = payload_of(results, results.get("ceiling_server", {}))
     split = ", ".join(f"{k} {v:,}" for k, v in plan_rows[MAIN_INSTALLATION].items())
     table = Table(title=f"make bench: {total_rows:,} rows ({split}), page size {page_size}")
     for header in ("case", "rows", "seconds", "rows/s", "MB/s", "sent MB", "peak RSS MB", "verified", "notes"):
@@ -104,6 +140,7 @@ def print_report(
             notes(name, item),
         )
     console.print(table)
+    console.print(cpu_table(results))
     if "transfer" in results and not results["transfer"].get("failed"):
         per = Table(title="transfer (mysql profile) per data type")
         for header in (
@@ -170,11 +207,13 @@ def print_report(
         f"{total_rows:,} rows): MB/s is payload/seconds for every case; 'sent MB' is what the case "
         "itself sent where the bench sees it (statements, or the LOAD DATA file)."
     )
+    if figures is not None:
+        console.print(targets_table(figures))
 
 
 def payload_of(results: dict[str, dict[str, Any]], item: dict[str, Any]) -> float | None:
     """The payload bytes of a case's rows: its rows per data type x the ceiling's literal bytes per row."""
-    ceiling = results.get("ceiling_insert", {}).get("per_type") or {}
+    ceiling = results.get("ceiling_server", {}).get("per_type") or {}
     per_row = {n: t["payload_bytes"] / t["rows"] for n, t in ceiling.items() if t.get("rows")}
     per_type = item.get("per_type") or {}
     if not per_row or not per_type or any(n not in per_row for n in per_type):
@@ -203,18 +242,58 @@ def notes(name: str, item: dict[str, Any]) -> str:
             f"max {item['max_statement_bytes'] / 1024:,.0f} KiB, {item['seconds_in_target']:.1f}s in target, "
             f"HTTP {item['http_bytes'] / MB:,.0f} MB"
         )
-    if name == "ceiling_insert":
-        return f"{item['statements']:,} statements (same sizing as the writer)"
-    if name == "ceiling_load_data":
-        return f"render {item['render_seconds']:.1f}s + load; REPLACE INTO"
+    if name.startswith("ceiling"):
+        prep = ", ".join(f"{k.replace('_', ' ')} {v:.1f}s" for k, v in item.get("preparation_seconds", {}).items())
+        sent = f"{item['statements']:,} statements (the writer's sizing); " if "statements" in item else ""
+        timed = ", ".join(f"{k} {v:.1f}s" for k, v in item.get("timed_cpu_seconds", {}).items())
+        return f"{sent}untimed: {prep}; CPU while timed: {timed}"
     if name == "validate":
         return f"{item['chunks']:,} chunks, {'remote range-stats' if item['capabilities'] else 'page scan'}"
-    if name == "dlt":
+    if name.startswith("dlt"):
         steps = item.get("steps_seconds", {})
         return "dlt " + ", ".join(f"{k} {v:.1f}s" for k, v in steps.items())
     if name.startswith("generic"):
-        return "whole table in memory (get_records), commit_every=1000"
+        return str(item.get("configuration", ""))
     return ""
+
+
+def cpu_table(results: dict[str, dict[str, Any]]) -> Any:
+    """Per case: CPU seconds of the worker, the remote, PostgreSQL and MariaDB, and the cores each kept busy."""
+    from rich.table import Table
+
+    table = Table(
+        title="CPU per process during each case (/proc; wall = the case process's; cores = CPU s / wall s, "
+        f"of {os.cpu_count()}; PostgreSQL and MariaDB include other work on the machine)"
+    )
+    for header in ("case", "wall s", *(f"{g} CPU s (cores)" for g in CPU_GROUPS), "busiest"):
+        table.add_column(header, justify="left" if header in ("case", "busiest") else "right")
+    for name, item in results.items():
+        cpu, cores = item.get("cpu_seconds"), item.get("cpu_cores")
+        if not cpu or not cores:
+            continue
+        busiest = max(CPU_GROUPS, key=lambda g: cpu.get(g, 0.0))
+        table.add_row(
+            name,
+            f"{item.get('wall_seconds', 0):,.1f}",
+            *(f"{cpu.get(g, 0):,.1f} ({cores.get(g, 0):.2f})" for g in CPU_GROUPS),
+            f"{busiest} {cores.get(busiest, 0):.2f} cores",
+        )
+    return table
+
+
+def targets_table(figures: dict[str, Any]) -> Any:
+    """The last line's figures beside their targets, and which hold."""
+    from rich.table import Table
+
+    table = Table(title="targets")
+    for header in ("figure", "value", "target", "holds"):
+        table.add_column(header, justify="left" if header == "figure" else "right")
+    for key in LAST_LINE_KEYS:
+        op, bound = TARGETS[key]
+        holds = target_holds(key, figures.get(key))
+        mark = "-" if holds is None else ("[green]yes[/]" if holds else "[red]NO[/]")
+        table.add_row(key, _fmt(figures.get(key)), f"{op} {bound:g}", mark)
+    return table
 
 
 def _fmt(value: Any) -> str:

@@ -43,6 +43,7 @@ from include.benchmarks.common import (
 from include.benchmarks.measure import run_measured
 from include.benchmarks.parse_time_runs import measure_parse_times
 from include.benchmarks.peers import ensure_dlt_venv, ensure_postgres_provider
+from include.benchmarks.process_cpu import cores_of, cpu_between, snapshot
 from include.benchmarks.profiling import run_under_cprofile, run_under_py_spy
 from include.benchmarks.remote_process import Remote
 from include.benchmarks.report import last_line, print_report, ratios
@@ -114,7 +115,7 @@ class Bench:
         if SMALL_INSTALLATION in self.installations:
             self.plan_rows[SMALL_INSTALLATION] = common.rows_per_type(self.small_rows, names)
         self.peers: dict[str, str | None] = {"dlt": None, "postgres_provider": None}
-        if "dlt" in self.selected():
+        if any(c.startswith("dlt") for c in self.selected()):
             self.peers["dlt"] = ensure_dlt_venv()
         if any(c.startswith("generic") for c in self.selected()):
             self.peers["postgres_provider"] = ensure_postgres_provider()
@@ -168,18 +169,19 @@ class Bench:
         out = RESULT_DIR / f"{case.name}.json"
         out.unlink(missing_ok=True)
         argv = [*case.argv, "--out", str(out)]
-        if case.database and case.name != "dlt":
+        if case.database and not case.name.startswith("dlt"):
             argv += ["--database", case.database, "--installation", case.installation]
         say(f"case {case.name}: {case.label}")
         timeout = 600.0 if self.quick else 4 * 3600.0
         assert self.remote is not None and self.verifier is not None
         self.remote.ensure_running()
-        status, wall, rss, cpu = run_measured(argv, self.case_env(case), LOG_DIR / f"{case.name}.log", timeout)
+        status, wall, rss, cpu, others = self.measure(case, argv, timeout)
         if (status != 0 or not out.exists()) and self.remote.ensure_running():
             say(f"case {case.name} failed while the remote was down: running it again")
             if case.database and case.fresh_database:
                 common.reset_database(case.database)
-            status, wall, rss, cpu = run_measured(argv, self.case_env(case), LOG_DIR / f"{case.name}.log", timeout)
+            status, wall, rss, cpu, others = self.measure(case, argv, timeout)
+        cpu_seconds = {"worker": cpu, **others}
         if status != 0 or not out.exists():
             tail = (LOG_DIR / f"{case.name}.log").read_text(encoding="utf-8", errors="replace")[-3000:]
             say(f"case {case.name} FAILED (exit {status}); log tail:\n{tail}")
@@ -192,6 +194,8 @@ class Bench:
                 "peak_rss_mb": rss,
                 "wall_seconds": wall,
                 "process_cpu_seconds": cpu,
+                "cpu_seconds": cpu_seconds,
+                "cpu_cores": cores_of(cpu_seconds, wall),
                 "database": common.bench_database(case.database) if case.database else None,
             }
         )
@@ -203,6 +207,15 @@ class Bench:
             f"{result['rows_per_second']:,.0f} rows/s, peak RSS {rss:,.0f} MB; verified: {verified['summary']}"
         )
         return result
+
+    def measure(
+        self, case: CaseSpec, argv: list[str], timeout: float
+    ) -> tuple[int, float, float, float, dict[str, float]]:
+        """:func:`run_measured` of one case, and the CPU seconds the remote, PostgreSQL and MariaDB spent meanwhile."""
+        assert self.remote is not None
+        before = snapshot(self.remote.process.pid)
+        status, wall, rss, cpu = run_measured(argv, self.case_env(case), LOG_DIR / f"{case.name}.log", timeout)
+        return status, wall, rss, cpu, cpu_between(before, snapshot(self.remote.process.pid))
 
     # figures --------------------------------------------------------------
 
@@ -246,10 +259,10 @@ class Bench:
                 self.drop_databases()
         sizes = self.args.parse_sizes or ([100, 1000] if self.quick else [100, 1000, 5000])
         parse = [] if self.args.no_parse else measure_parse_times(sizes, self.base_env)
-        figures = ratios(self.results)
+        figures = ratios(self.results, parse)
         print_report(
             self.results, parse, total_rows=self.rows, plan_rows=self.plan_rows,
-            page_size=self.data_types[0].page_size,
+            page_size=self.data_types[0].page_size, figures=figures,
         )
         self.write_json(parse, figures)
         if self.verifier is not None:

@@ -13,8 +13,9 @@ import sys
 from tests.conftest import DB_PREFIX, ROOT
 
 LAST_LINE = re.compile(
-    r"^bench: transfer_vs_ceiling=[0-9.]+ json_vs_arrow=[0-9.]+ transfer_vs_generic=n/a transfer_vs_dlt=n/a "
-    r"validate_vs_transfer=[0-9.]+ rss_1m_vs_100k=[0-9.]+ load_data_vs_ceiling_load_data=n/a$"
+    r"^bench: arrow_vs_server=[0-9.]+ json_vs_server=[0-9.]+ fanout_vs_server_n=[0-9.]+ "
+    r"validate_vs_transfer=[0-9.]+ transfer_vs_generic_best=n/a transfer_vs_dlt_best=n/a "
+    r"rss_1m_vs_100k=[0-9.]+ parse_5000_s=n/a$"
 )
 
 
@@ -28,13 +29,17 @@ def test_a_small_bench_runs_and_verifies_every_case(tmp_path):
     }
     command = [
         sys.executable, "-m", "include.benchmarks", "--rows", "10000", "--quick", "--no-parse",
-        "--skip", "generic_transfer_default", "generic_transfer_best", "dlt", "dlt_best", "--json", str(figures),
+        "--skip", "generic_transfer_default", "generic_transfer_best", "dlt_best", "dlt",
+        "--json", str(figures),
     ]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert LAST_LINE.match(run.stdout.strip().splitlines()[-1]), run.stdout[-1000:]
     cases = json.loads(figures.read_text())["cases"]
-    assert {"ceiling_insert", "ceiling_load_data", "transfer", "transfer_json", "transfer_forge_sql", "validate"} <= set(cases)
+    assert {
+        "ceiling_server", "ceiling_server_n", "ceiling_load_data", "transfer", "transfer_json", "transfer_forge_sql",
+        "transfer_parallel", "validate",
+    } <= set(cases)
     for name, case in cases.items():
         verified = case["verified"]
         assert case["rows"] > 0 and verified["ok"] is True, (name, verified)
