@@ -5,9 +5,9 @@ import subprocess
 
 import yaml
 
+from include.migration.commands.settings import pools_json, read_settings
 from include.migration.configuration.config_loading import load_config
 from include.migration.orchestration.dag_factory import MAX_PARALLEL_TRANSFERS, TRANSFER_POOL
-from include.migration.commands.settings import pools_json, read_settings
 from tests.conftest import ROOT
 
 

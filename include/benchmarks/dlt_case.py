@@ -34,7 +34,6 @@ import sys
 import time
 from typing import Any
 
-
 READS = "reads the remote's HTTP API (JSON pages)"
 
 # The best settings found at small scale (see the README's peers section for the figures):

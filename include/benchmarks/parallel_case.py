@@ -16,9 +16,9 @@ def transfer_parallel(args: argparse.Namespace) -> dict[str, Any]:
     """The DAG's fan-out: one transfer process per data type, all at once (rate_share = their number)."""
     import subprocess
 
-    from include.migration.target.schema import prepare_schema
     from include.migration.target.connection import MySqlTarget
     from include.migration.target.profiles import get_profile
+    from include.migration.target.schema import prepare_schema
 
     config, installation = config_and_installation(args.installation)
     data_types = list(config.data_types_for(installation))

@@ -253,7 +253,7 @@ def notes(name: str, item: dict[str, Any]) -> str:
         steps = item.get("steps_seconds", {})
         return "dlt " + ", ".join(f"{k} {v:.1f}s" for k, v in steps.items())
     if name.startswith("generic"):
-        return ", ".join(f"{k} {v}" for k, v in (item.get("configuration") or {}).items())
+        return "; ".join(f"{k}: {v}" for k, v in (item.get("configuration") or {}).items())
     return ""
 
 

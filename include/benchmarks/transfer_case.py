@@ -17,11 +17,11 @@ from include.benchmarks.transfer_meters import CountingTarget, count_http_bytes
 
 def transfer(args: argparse.Namespace) -> dict[str, Any]:
     """``run_transfer`` end to end (remote -> conversion -> target) for every data type, one after another."""
-    from include.migration.target.schema import prepare_schema
     from include.migration.source.client import RemoteClient
+    from include.migration.steps.transfer import run_transfer
     from include.migration.target.connection import MySqlTarget
     from include.migration.target.profiles import get_profile
-    from include.migration.steps.transfer import run_transfer
+    from include.migration.target.schema import prepare_schema
 
     load_arrow()
     config, installation = config_and_installation(args.installation)

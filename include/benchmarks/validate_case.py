@@ -12,9 +12,9 @@ from include.benchmarks.common import Stopwatch
 def validate(args: argparse.Namespace) -> dict[str, Any]:
     """Full validation (validate_data_type: counts and chunk checksums on both sides) of a transfer's target."""
     from include.migration.source.client import RemoteClient
+    from include.migration.steps.validation.validator import validate_data_type
     from include.migration.target.connection import MySqlTarget
     from include.migration.target.profiles import get_profile
-    from include.migration.steps.validation.validator import validate_data_type
 
     load_arrow()
     config, installation = config_and_installation(args.installation)

@@ -34,9 +34,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException
 from sqlalchemy import select
 
-from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
-from include.migration.source.arrow_pages import ARROW_PAGES
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.source.arrow_pages import ARROW_PAGES
+from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
 from include.reference_remote.arrow_source import warm_up
 from include.reference_remote.auth import check_tokens, installation_dependency
 from include.reference_remote.hashes import hashes_endpoint

@@ -20,8 +20,8 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Select
 from sqlalchemy.exc import DBAPIError
 
-from include.migration.values.types import wire_schema
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.values.types import wire_schema
 from include.reference_remote.value_fit import MisfitError, find_misfit, find_wire_misfit
 
 # What building an Arrow array from values that do not fit its type raises.

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Select, Table, and_, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from include.migration.configuration.config import DataTypeSpec
 from include.migration.values.canonical import RowHasher
 from include.migration.values.canonical_sql import POSTGRES_CANONICAL, ServerSideHashing
-from include.migration.configuration.config import DataTypeSpec
 from include.reference_remote.source_schema import INSTALLATION_COLUMN
 
 _INT64 = (-(2**63), 2**63 - 1)

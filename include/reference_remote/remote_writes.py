@@ -24,11 +24,11 @@ from sqlalchemy import Table, delete, tuple_
 from sqlalchemy.engine import Connection, Engine
 
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.source.capabilities import REMOTE_WRITES  # noqa: F401 - the name app.py announces
 from include.migration.values.errors import ConversionError, HeaderMismatchError
 from include.migration.values.pages import PageConverter, table_rows
 from include.reference_remote.source_schema import INSTALLATION_COLUMN
 
-from include.migration.source.capabilities import REMOTE_WRITES  # noqa: F401 - the name app.py announces
 MAX_WRITE_ROWS = 5_000
 MAX_WRITE_BYTES = 8 * 1024 * 1024
 

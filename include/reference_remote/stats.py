@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from sqlalchemy import Engine, func, literal_column
 
+from include.migration.values.canonical_sql import ServerSideHashing
+from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 from include.reference_remote.arrow_source import read_page
 from include.reference_remote.queries import DataTypeQueries
 from include.reference_remote.responses import json_response, parse_parameter, refusing_misfits
-from include.migration.values.canonical_sql import ServerSideHashing
-from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 
 STREAM_ROWS = 5000
 # Ranges up to this many rows are hashed from one COPY into Arrow (validation chunks: 2,000 by default).

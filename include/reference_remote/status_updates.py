@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Engine
 
+from include.migration.source.capabilities import STATUS_UPDATES  # noqa: F401 - the name app.py announces
 from include.reference_remote.source_schema import INSTALLATION_COLUMN
 
-from include.migration.source.capabilities import STATUS_UPDATES  # noqa: F401 - the name app.py announces
 # Evidence is a summary (a few fields per data type), not data: bounded so a client cannot fill the source.
 MAX_EVIDENCE_BYTES = 256 * 1024
 

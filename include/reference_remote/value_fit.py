@@ -25,13 +25,13 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from include.migration.values.types import wire_schema
 from include.migration.configuration.config import ColumnSpec, DataTypeSpec
+from include.migration.source.client import VALUE_DOES_NOT_FIT
 from include.migration.values.checks import value_problem
 from include.migration.values.errors import ConversionError
 from include.migration.values.pages import PageConverter
+from include.migration.values.types import wire_schema
 from include.reference_remote.encoding import EncodingError, encode_value, row_encoder
-from include.migration.source.client import VALUE_DOES_NOT_FIT
 
 PREVIEW_CHARS = 100
 DETAIL_CHARS = 400

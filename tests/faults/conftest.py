@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from include.migration.orchestration import runtime
 from include.migration.configuration.config import MigrationConfig
 from include.migration.configuration.config_loading import load_config
+from include.migration.orchestration import runtime
 from include.reference_remote.app import CAPABILITIES
 from include.reference_remote.server import RunningServer
 from tests.conftest import DB_PREFIX, ROOT, target_database_name

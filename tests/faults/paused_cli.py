@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any
 
-from include.migration.views import cli
 from include.migration.target.state import StateStore
+from include.migration.views import cli
 
 PAUSE_AT = int(os.environ["FAULT_PAUSE_AT_CHECKPOINT"])
 _save_checkpoint = StateStore.save_checkpoint

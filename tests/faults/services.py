@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-
-from include.migration.source.arrow_pages import ARROW_PAGES
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.source.arrow_pages import ARROW_PAGES
 from include.reference_remote.app import CAPABILITIES, create_app
 from include.reference_remote.server import RunningServer, serve_in_thread
 from tests.conftest import DB_PREFIX, MARIADB, PG_ADMIN_DSN, seeded_source  # noqa: F401 - re-exported
-
 
 # The page edits rewrite JSON bodies, so the suite's remote serves JSON pages unless a case asks for Arrow.
 JSON_ONLY = tuple(c for c in CAPABILITIES if c != ARROW_PAGES)

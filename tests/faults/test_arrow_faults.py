@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from include.migration.configuration.config import MigrationConfig
 from include.migration.orchestration import runtime
 from include.migration.source.arrow_pages import ARROW_MEDIA_TYPE
-from include.migration.configuration.config import MigrationConfig
 from include.migration.source.client import RemoteResponseError
 from tests.faults.conftest import ROWS, scripted, wire_installation
 from tests.faults.harness import fail_then_recover

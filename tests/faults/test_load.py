@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from include.migration.orchestration import runtime
 from include.migration.configuration.config import MigrationConfig
+from include.migration.orchestration import runtime
 from include.reference_remote.server import RunningServer
 from tests.conftest import DB_PREFIX, target_database_name
 from tests.faults.harness import prove_recovered

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from include.migration.values.errors import ConversionError, HeaderMismatchError
 from include.migration.source.client import RemoteResponseError
 from include.migration.source.paginator import PaginationError
+from include.migration.values.errors import ConversionError, HeaderMismatchError
 from tests.faults.conftest import ROWS
 from tests.faults.harness import fail_then_recover, prove_recovered, transfer
 from tests.faults.page_edits import (

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from include.migration.configuration.config import MigrationConfig
 from include.migration.orchestration import runtime
 from include.migration.source.arrow_pages import ARROW_MEDIA_TYPE
-from include.migration.configuration.config import MigrationConfig
 from include.migration.source.client import RemoteRetryableError
 from tests.faults.conftest import ROWS, scripted, wire_installation
 from tests.faults.harness import FAST, SleepRecorder, fail_then_recover, prove_recovered, transfer

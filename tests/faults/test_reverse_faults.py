@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from include.migration.orchestration import runtime, task_resources
 from include.migration.configuration.config import MigrationConfig
-from include.reference_remote.server import RunningServer
-from include.migration.steps.reverse_sync import ReverseResult, reverse_sync_data_type
+from include.migration.orchestration import runtime, task_resources
 from include.migration.source.client import RemoteClient, RemoteFatalError
+from include.migration.steps.reverse_sync import ReverseResult, reverse_sync_data_type
+from include.reference_remote.server import RunningServer
 from tests.conftest import DB_PREFIX, ROOT, mariadb_connection, target_database_name
-from tests.faults.conftest import ROWS, wire_installation
 from tests.faults.compare import TextRow, compare, read_source, read_target
+from tests.faults.conftest import ROWS, wire_installation
 from tests.faults.harness import FAST, SleepRecorder, assert_clean_error, assert_validation_green, transfer
 from tests.faults.proxy import AnswerLost, AsInstallation, FaultProxy, Rule, Stall, Status
 from tests.faults.report import FAILED_CLEANLY, RECOVERED, CaseRecord, record_after

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from include.migration.configuration.config import ConfigError, MigrationConfig
 from include.migration.configuration.config_loading import load_config
 from include.migration.configuration.config_parsing import parse_config
+from include.migration.source.client import RemoteFatalError, RemoteRetryableError
 from include.reference_remote import auth as remote_auth
 from include.reference_remote.server import RunningServer
-from include.migration.source.client import RemoteFatalError, RemoteRetryableError
 from tests.faults.conftest import FAULT_INSTALLATIONS, ROWS
 from tests.faults.harness import fail_then_recover
 from tests.faults.proxy import EchoHeaders, FaultProxy, Rule

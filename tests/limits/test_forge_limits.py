@@ -13,7 +13,6 @@ of query time in any minute, over all of the installation's connections.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 
@@ -24,11 +23,11 @@ from airflow.utils.state import DagRunState
 from include.migration.configuration.config import MigrationConfig
 from include.migration.configuration.config_loading import load_config
 from include.migration.orchestration.dag_factory import build_dags, dag_id_for
+from include.migration.target.profiles import MIB
 from include.reference_remote import build_source_metadata
 from include.reference_remote.app import create_app
 from include.reference_remote.server import serve_in_thread
 from include.reference_remote.source_schema import INSTALLATION_COLUMN
-from include.migration.target.profiles import MIB
 from tests.conftest import (
     DB_PREFIX,
     MARIADB,

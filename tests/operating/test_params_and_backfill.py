@@ -14,12 +14,12 @@ from airflow.utils.state import DagRunState
 
 from include.migration.orchestration import runtime, task_resources
 from include.migration.orchestration.dag_factory import TRANSFER_POOL, build_dags, dag_id_for
-from include.migration.steps.preflight import run_preflight
-from include.migration.target.schema import QuotaError
 from include.migration.source.client import RemoteClient
+from include.migration.steps.preflight import run_preflight
 from include.migration.target.connection import open_target
 from include.migration.target.gate import QueryGate
 from include.migration.target.profiles import get_profile
+from include.migration.target.schema import QuotaError
 from tests.conftest import ROOT, ROWS_PER_TYPE
 from tests.support import state_rows, target_rows
 

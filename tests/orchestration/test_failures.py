@@ -12,11 +12,10 @@ import pytest
 import yaml
 from airflow.utils.state import DagRunState
 
-from include.migration.orchestration import runtime
-from include.migration.views.airflow_failures import failed_latest_runs
 from include.migration.configuration.config import ConfigError
 from include.migration.configuration.config_loading import load_config
-from include.migration.orchestration.dag_factory import build_dag, dag_id_for
+from include.migration.orchestration import runtime
+from include.migration.orchestration.dag_factory import build_dag
 from include.migration.orchestration.failures import (
     ConfigurationError,
     Scope,
@@ -24,6 +23,7 @@ from include.migration.orchestration.failures import (
     TargetConnectionError,
     classify,
 )
+from include.migration.views.airflow_failures import failed_latest_runs
 from tests.conftest import ROOT, mariadb_connection, target_database_name
 from tests.support import state_rows
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
-import os
 import psycopg2
 import pytest
 import requests

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from include.migration.values.pages import table_rows
 from include.migration.source.arrow_pages import ARROW_MEDIA_TYPE, ARROW_PAGES, decode_page
+from include.migration.values.pages import table_rows
 from include.reference_remote import create_app, serve_in_thread
 from include.reference_remote.app import CAPABILITIES
 from include.reference_remote.encoding import row_encoder

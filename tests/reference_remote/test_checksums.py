@@ -11,8 +11,8 @@ import requests
 from sqlalchemy import event
 
 import include.reference_remote.stats as remote_stats
-from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.values.checksums import MASK_64, ChunkStats, chunk_stats
 from include.reference_remote import create_app, seed_source, serve_in_thread
 from include.reference_remote.queries import data_type_queries
 from include.reference_remote.server import RunningServer

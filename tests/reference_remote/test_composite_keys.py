@@ -16,8 +16,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from include.migration.source.arrow_pages import decode_page
 from include.migration.configuration.config_parsing import parse_config
+from include.migration.source.arrow_pages import decode_page
 from include.reference_remote import create_app, seed_source, serve_in_thread
 from tests.conftest import DB_PREFIX, fresh_postgres_database
 

@@ -18,16 +18,16 @@ import pytest
 import requests
 
 from include.migration.configuration.config_parsing import parse_config
-from include.migration.values.errors import ConversionError
-from include.migration.values.checks import value_problem
 from include.migration.errors import FatalError
+from include.migration.source.client import RemoteClient, RemoteFatalError, RetryPolicy
+from include.migration.values.checks import value_problem
+from include.migration.values.errors import ConversionError
 from include.reference_remote import create_app, insert_rows, serve_in_thread
 from include.reference_remote.arrow_source import rows_to_table
 from include.reference_remote.encoding import encode_value
 from include.reference_remote.server import RunningServer
 from include.reference_remote.source_schema import init_source
 from include.reference_remote.value_fit import MisfitError, check_rows, check_table, find_wire_misfit
-from include.migration.source.client import RemoteClient, RemoteFatalError, RetryPolicy
 
 
 def _config(name: str, qty: str, price: str, nullable: bool) -> Any:

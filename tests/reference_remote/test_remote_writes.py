@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from include.migration.source.client import RemoteClient, RemoteFatalError
 from include.reference_remote.app import create_app
 from include.reference_remote.remote_writes import MAX_WRITE_ROWS
 from include.reference_remote.seed import seed_source
 from include.reference_remote.server import RunningServer, serve_in_thread
-from include.migration.source.client import RemoteClient, RemoteFatalError
-from tests.reference_remote.support import ACCOUNTS, CONFIG, TOKENS, get
+from tests.reference_remote.support import ACCOUNTS, CONFIG, TOKENS
 
 
 @pytest.fixture(scope="module")

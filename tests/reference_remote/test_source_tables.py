@@ -14,11 +14,11 @@ import requests
 from sqlalchemy import inspect, text
 
 from include.migration.configuration.config_loading import load_config
+from include.migration.source.client import RemoteClient, RemoteRetryableError, RetryPolicy
 from include.reference_remote import build_source_metadata, create_app, serve_in_thread
 from include.reference_remote.__main__ import main
 from include.reference_remote.server import RunningServer
 from include.reference_remote.source_schema import create_source_engine
-from include.migration.source.client import RemoteClient, RemoteRetryableError, RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_PATH = ROOT / "tests" / "fixtures" / "migration_config.yaml"

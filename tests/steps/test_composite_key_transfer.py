@@ -23,14 +23,14 @@ import requests
 import sqlalchemy as sa
 
 from include.migration.configuration.config_parsing import parse_config
-from include.reference_remote import create_app, seed_source, serve_in_thread
-from include.migration.target.schema import prepare_schema
 from include.migration.source.client import RemoteClient
-from include.migration.target.state import StateStore
-from include.migration.target.connection import MySqlTarget
-from include.migration.target.profiles import get_profile
 from include.migration.steps.transfer import run_transfer
 from include.migration.steps.validation.validator import validate_data_type
+from include.migration.target.connection import MySqlTarget
+from include.migration.target.profiles import get_profile
+from include.migration.target.schema import prepare_schema
+from include.migration.target.state import StateStore
+from include.reference_remote import create_app, seed_source, serve_in_thread
 from tests.conftest import DB_PREFIX, MARIADB, fresh_mariadb_database, fresh_postgres_database
 
 INSTALLATION = "joins"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 from airflow.utils.state import DagRunState
 
 from include.migration.orchestration.dag_factory import build_dags, dag_id_for
+from include.migration.target.state import Status
 from include.reference_remote.mutations import delete_rows, insert_rows, update_rows
 from include.reference_remote.seed import generate_rows
-from include.migration.target.state import Status
 from tests.support import source_rows, state_rows, target_rows
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from include.migration.target.state import Status
 from include.migration.steps.status_tracker import UnknownRemoteStatusError, decide_from_remote, decide_from_target
+from include.migration.target.state import Status
 
 
 def test_done_short_circuits_without_asking_the_remote():

@@ -11,9 +11,9 @@ from airflow.utils.state import DagRunState
 
 from include.migration.orchestration import runtime
 from include.migration.orchestration.dag_factory import build_dags, dag_id_for
+from include.migration.steps.status_writeback import STATUS_UPDATES
 from include.reference_remote.app import CAPABILITIES, create_app
 from include.reference_remote.server import serve_in_thread
-from include.migration.steps.status_writeback import STATUS_UPDATES
 from tests.conftest import ROWS_PER_TYPE
 from tests.support import state_rows
 

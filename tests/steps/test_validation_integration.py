@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
 
-from include.migration.orchestration import runtime
 from include.migration.configuration.config import MigrationConfig
-from include.reference_remote.app import create_app
-from include.reference_remote.server import serve_in_thread
+from include.migration.orchestration import runtime
 from include.migration.source.client import RemoteClient
+from include.migration.steps.validation.validator import validate_data_type
 from include.migration.target.connection import open_target
 from include.migration.target.profiles import get_profile
-from include.migration.steps.validation.validator import validate_data_type
+from include.reference_remote.app import create_app
+from include.reference_remote.server import serve_in_thread
 from tests.conftest import mariadb_connection, target_database_name
 from tests.support import source_rows, target_rows
 
@@ -150,10 +149,10 @@ def test_remote_and_target_checksums_agree_for_every_column_type(copied):
 
 
 def test_soft_delete_data_types_mark_rows_instead_of_deleting(remote, fresh_targets, config, source_url):
+    from include.migration.steps.transfer import run_transfer
     from include.migration.target.schema import prepare_schema
     from include.migration.target.writer import UpsertWriter
     from include.migration.values.pages import PageConverter
-    from include.migration.steps.transfer import run_transfer
 
     spec = config.data_type("comments").model_copy(update={"soft_delete_column": "deleted_at"})
     profile = get_profile("mysql")

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from include.migration.orchestration import runtime
-from include.migration.target.lease import DataTypeLease, LeaseHeldError, LeaseLostError, LeaseOwner
-from include.migration.target.state import StateStore, data_type_job_id
 from include.migration.target.connection import open_target
+from include.migration.target.lease import DataTypeLease, LeaseHeldError, LeaseLostError, LeaseOwner
 from include.migration.target.profiles import get_profile
+from include.migration.target.state import StateStore, data_type_job_id
 from tests.conftest import ROWS_PER_TYPE
 from tests.support import state_rows
 

@@ -21,20 +21,20 @@ import sqlalchemy as sa
 
 from include.migration.configuration.config import DataTypeSpec
 from include.migration.configuration.config_parsing import parse_config
+from include.migration.source.client import RemoteClient
+from include.migration.steps.transfer import run_transfer
+from include.migration.steps.validation.validator import validate_data_type
+from include.migration.target.connection import MySqlTarget
+from include.migration.target.dialects import MARIADB_DIALECT, TIDB_DIALECT
+from include.migration.target.profiles import get_profile
+from include.migration.target.schema import prepare_schema
+from include.migration.target.writer import UpsertWriter
 from include.migration.values.errors import ConversionError
+from include.migration.values.pages import PageConverter
 from include.reference_remote import build_source_metadata
 from include.reference_remote.app import create_app
 from include.reference_remote.server import serve_in_thread
 from include.reference_remote.source_schema import INSTALLATION_COLUMN
-from include.migration.target.schema import prepare_schema
-from include.migration.source.client import RemoteClient
-from include.migration.target.connection import MySqlTarget
-from include.migration.target.dialects import MARIADB_DIALECT, TIDB_DIALECT
-from include.migration.target.profiles import get_profile
-from include.migration.target.writer import UpsertWriter
-from include.migration.values.pages import PageConverter
-from include.migration.steps.transfer import run_transfer
-from include.migration.steps.validation.validator import validate_data_type
 from tests.conftest import DB_PREFIX, fresh_postgres_database
 
 INSTALLATION = "keys"

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from include.migration.configuration.config_parsing import parse_config
-from include.migration.target.schema import SCHEMA_TABLE, prepare_schema
 from include.migration.target.connection import MySqlTarget
 from include.migration.target.profiles import get_profile
+from include.migration.target.schema import SCHEMA_TABLE, prepare_schema
 from include.migration.target.table_check import TargetTableMismatchError
 from tests.conftest import DB_PREFIX
 

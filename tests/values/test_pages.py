@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from include.migration.configuration.config_parsing import parse_config
-from include.migration.values.errors import ConversionError, HeaderMismatchError
 from include.migration.source.arrow_pages import ArrowPageError, decode_page, encode_page
+from include.migration.values.errors import ConversionError, HeaderMismatchError
 from include.migration.values.pages import PageConverter, table_rows
 from include.migration.values.types import wire_schema
 

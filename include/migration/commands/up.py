@@ -178,10 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
     os.environ.setdefault("MIGRATION_CONFIG", str(ROOT / "dags" / "migration_config.yaml"))
+    from include.migration.commands.settings import load_settings, never_load_examples
     from include.migration.configuration.config_loading import load_config
     from include.migration.orchestration.dag_factory import DAG_ID_PREFIX
     from include.reference_remote.seed import seed_source
-    from include.migration.commands.settings import load_settings, never_load_examples
 
     config = load_config()
     installations = [i.id for i in config.enabled_installations]

@@ -15,14 +15,14 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, Param, PokeReturnValue, get_current_context, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include.migration.orchestration import runtime, task_resources
 from include.migration.configuration.config import InstallationProblem, InstallationSpec, MigrationConfig
 from include.migration.configuration.config_loading import load_config
+from include.migration.orchestration import runtime, task_resources
 from include.migration.orchestration.dag_params import attach_params
 from include.migration.orchestration.dag_shards import DAG_FILE_SHARDS, shard_of
-from include.migration.target.lease import LeaseOwner
-from include.migration.orchestration.task_boundary import guarded
 from include.migration.orchestration.notifications import MigrationFailureNotifier
+from include.migration.orchestration.task_boundary import guarded
+from include.migration.target.lease import LeaseOwner
 
 DAG_ID_PREFIX = "migrate_"
 TRANSFER_TIMEOUT = dt.timedelta(seconds=900)

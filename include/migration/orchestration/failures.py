@@ -16,8 +16,8 @@ import dataclasses
 import logging
 
 from include.migration.configuration.config import ConfigError
-from include.migration.errors import FatalError, MigrationError, RetryableError
 from include.migration.configuration.identifiers import IdentifierError
+from include.migration.errors import FatalError, MigrationError, RetryableError
 from include.migration.target.error_codes import TARGET_PERMANENT, TARGET_TRANSIENT, mysql_error_code
 
 log = logging.getLogger(__name__)

@@ -14,20 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from include.migration.configuration.config import InstallationSpec, MigrationConfig
-from include.migration.steps.convergence import decide_convergence, outcome_from_results
 from include.migration.errors import FatalError
-from include.migration.target.lease import LeaseLostError, LeaseOwner
 from include.migration.orchestration.notifications import Alert, channels, dispatch
-from include.migration.steps.preflight import run_preflight
-from include.migration.target.schema import plan_steps, prepare_schema
-from include.migration.target.state import STATE_TABLE_SPEC, StateStore, Status
-from include.migration.steps.status_writeback import validation_evidence, write_back
-from include.migration.steps.status_tracker import Decision, decide_from_remote, decide_from_target
-from include.migration.target.connection import TargetDatabase
 from include.migration.orchestration.task_resources import data_type_session, remote_client, resolve, target_database
+from include.migration.steps.convergence import decide_convergence, outcome_from_results
+from include.migration.steps.preflight import run_preflight
+from include.migration.steps.status_tracker import Decision, decide_from_remote, decide_from_target
+from include.migration.steps.status_writeback import validation_evidence, write_back
 from include.migration.steps.transfer import run_transfer
 from include.migration.steps.validation.records import record_failed_validation, record_validation
 from include.migration.steps.validation.validator import red_message, require_green, validate_data_type
+from include.migration.target.connection import TargetDatabase
+from include.migration.target.lease import LeaseLostError, LeaseOwner
+from include.migration.target.schema import plan_steps, prepare_schema
+from include.migration.target.state import STATE_TABLE_SPEC, StateStore, Status
 
 log = logging.getLogger(__name__)
 

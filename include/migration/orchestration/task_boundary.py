@@ -34,8 +34,8 @@ def scope_for(installation_id: str, data_type: str | None = None) -> Scope:
 def leave_trace(scope: Scope, task: str, try_number: int | None, error: BaseException) -> None:
     """Record the failure in the installation's state table; never raises (the target may be the problem)."""
     from include.migration.orchestration.task_resources import resolve
-    from include.migration.target.state import StateStore
     from include.migration.target.connection import open_target
+    from include.migration.target.state import StateStore
 
     try:
         _config, installation, profile = resolve(scope.installation_id)

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 from include.migration.configuration.config import InstallationSpec, MigrationConfig
 from include.migration.configuration.config_loading import load_config
-from include.migration.target.lease import DataTypeLease, LeaseOwner
 from include.migration.source.client import RemoteClient
-from include.migration.target.state import data_type_job_id
 from include.migration.target.connection import TargetDatabase, open_target
+from include.migration.target.lease import DataTypeLease, LeaseOwner
 from include.migration.target.profiles import TargetProfile, get_profile
+from include.migration.target.state import data_type_job_id
 
 
 def resolve(installation_id: str, config: MigrationConfig | None = None) -> tuple[MigrationConfig, InstallationSpec, TargetProfile]:

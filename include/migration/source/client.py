@@ -28,9 +28,9 @@ import msgspec
 import requests
 import tenacity
 
+from include.migration.errors import FatalError, RetryableError
 from include.migration.source.arrow_pages import ARROW_MEDIA_TYPE, ArrowPageError, decode_page
 from include.migration.values.errors import ConversionError
-from include.migration.errors import FatalError, RetryableError
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
-from include.migration.values.timestamps import parse_timestamp, wire_timestamp
 from include.migration.configuration.config import DataTypeSpec
 from include.migration.source.client import Page
+from include.migration.values.timestamps import parse_timestamp, wire_timestamp
 
 if TYPE_CHECKING:
     import pyarrow as pa

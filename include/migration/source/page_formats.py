@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from include.migration.source.arrow_pages import ARROW_PAGES
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.source.arrow_pages import ARROW_PAGES
 from include.migration.source.client import Page, RemoteClient
 
 if TYPE_CHECKING:

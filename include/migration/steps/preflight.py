@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from include.migration.source.capabilities import RANGE_STATS
 from include.migration.configuration.config import ColumnType, DataTypeSpec
-from include.migration.target.schema import QuotaError, check_quotas
+from include.migration.source.capabilities import RANGE_STATS
 from include.migration.source.client import RemoteClient
 from include.migration.source.cursors import cursor_mode
 from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
+from include.migration.target.schema import QuotaError, check_quotas
 
 _FIXED_BYTES = {"bigint": 8, "int": 4, "double": 8, "boolean": 1, "timestamp": 8, "date": 3}
 # Stored size over the statement size of the same rows: row headers, the primary key index, page fill.

@@ -28,15 +28,15 @@ from typing import Any
 
 from include.migration.configuration.config import DataTypeSpec
 from include.migration.errors import FatalError
-from include.migration.target.lease import LeaseLostError
 from include.migration.source.capabilities import REMOTE_WRITES
 from include.migration.source.client import RemoteClient
-from include.migration.target.state import StateStore, Status
-from include.migration.target.connection import TargetDatabase
 from include.migration.steps.validation.chunks import Chunk
 from include.migration.steps.validation.source_side import source_side
 from include.migration.steps.validation.target_side import TargetReader
 from include.migration.steps.validation.validator import scan_both_sides
+from include.migration.target.connection import TargetDatabase
+from include.migration.target.lease import LeaseLostError
+from include.migration.target.state import StateStore, Status
 
 BATCH_ROWS = 1_000
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import logging
 from typing import Any
 
 from include.migration.source.client import RemoteClient
-from include.migration.target.state import Status, StateStore
-from include.migration.target.connection import TargetDatabase
 from include.migration.steps.validation.records import latest_validations
+from include.migration.target.connection import TargetDatabase
+from include.migration.target.state import StateStore, Status
 
 log = logging.getLogger(__name__)
 

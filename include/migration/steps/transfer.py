@@ -21,15 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from include.migration.configuration.config import DataTypeSpec, InstallationSpec
-from include.migration.target.lease import DataTypeLease, LeaseLostError
 from include.migration.source.client import Page, RemoteClient
 from include.migration.source.cursors import cursor_mode
-from include.migration.steps.prefetch import Prefetcher
 from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.source.paginator import KeysetPaginator
-from include.migration.target.state import StateStore
+from include.migration.steps.prefetch import Prefetcher
 from include.migration.target.connection import TargetDatabase
+from include.migration.target.lease import DataTypeLease, LeaseLostError
 from include.migration.target.profiles import TargetProfile
+from include.migration.target.state import StateStore
 from include.migration.target.writer import PreparedWrite, TargetUnavailableError, UpsertWriter
 
 log = logging.getLogger(__name__)

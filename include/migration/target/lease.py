@@ -34,8 +34,8 @@ from collections.abc import Callable
 from types import TracebackType
 
 from include.migration.errors import MigrationError
-from include.migration.target.state import LeaseRow, StateStore
 from include.migration.target.connection import TargetDatabase
+from include.migration.target.state import LeaseRow, StateStore
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 
 from include.migration.configuration.config import ColumnSpec, DataTypeSpec
 from include.migration.errors import FatalError
-from include.migration.target.state import STATE_TABLE_SPEC
-from include.migration.target.validation_table import VALIDATION_TABLE_SPEC
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.profiles import TargetProfile
+from include.migration.target.state import STATE_TABLE_SPEC
 from include.migration.target.table_check import check_existing_table
 from include.migration.target.throttle import RateLimiter
+from include.migration.target.validation_table import VALIDATION_TABLE_SPEC
 
 SCHEMA_TABLE = "_migration_schema"
 INTERNAL_TABLES: tuple[DataTypeSpec, ...] = (STATE_TABLE_SPEC, VALIDATION_TABLE_SPEC)

@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from include.migration.values.canonical import RowHasher, hash_parts, prefixed
 from include.migration.configuration.config import ColumnSpec, DataTypeSpec
 from include.migration.configuration.identifiers import quote_identifier
+from include.migration.values.canonical import RowHasher, hash_parts, prefixed
 
 _NOT_PRINTABLE = ("double", "json")
 

@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from include.migration.values.text import decimal_text
 from include.migration.configuration.config import ColumnSpec
+from include.migration.values.text import decimal_text
 
 _NUMBER_BASES = ("int", "bigint", "double")
 _QUOTED_BASES = ("timestamp", "date")

@@ -24,7 +24,6 @@ from include.migration.source.capabilities import RANGE_STATS
 from include.migration.target.state import INSTALLATION_JOB_ID, STATE_TABLE, StateStore
 
 
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 

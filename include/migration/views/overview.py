@@ -65,8 +65,8 @@ def installation_overview(
 
 def _with_failures(entries: list[dict[str, Any]], config: MigrationConfig) -> list[dict[str, Any]]:
     """Each installation's failed latest run from Airflow's metadata, and the wrong installation entries."""
-    from include.migration.views.airflow_failures import failed_latest_runs
     from include.migration.orchestration.dag_factory import broken_dag_id
+    from include.migration.views.airflow_failures import failed_latest_runs
 
     failed = failed_latest_runs([e["dag_id"] for e in entries])
     for entry in entries:

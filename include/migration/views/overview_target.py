@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from include.migration.orchestration import task_resources
 from include.migration.configuration.config import DataTypeSpec, InstallationSpec, MigrationConfig
-from include.migration.views.error_redaction import sanitize_error
-from include.migration.views.overview_entries import DataTypeOverview, HistoryPoint, InstallationOverview, ValidationSummary
-from include.migration.views.progress import eta_seconds, progress_percent, recent_throughput
-from include.migration.target.state import INSTALLATION_JOB_ID, STATE_TABLE, StateRow, StateStore, data_type_job_id
-from include.migration.views.stored_values import as_datetime, iso_timestamp, json_list
-from include.migration.target.connection import TargetDatabase, open_target
-from include.migration.target.validation_table import VALIDATION_TABLE
+from include.migration.orchestration import task_resources
 from include.migration.steps.validation.records import latest_validations
+from include.migration.target.connection import TargetDatabase, open_target
+from include.migration.target.state import INSTALLATION_JOB_ID, STATE_TABLE, StateRow, StateStore, data_type_job_id
+from include.migration.target.validation_table import VALIDATION_TABLE
+from include.migration.views.error_redaction import sanitize_error
+from include.migration.views.overview_entries import (
+    DataTypeOverview,
+    HistoryPoint,
+    InstallationOverview,
+    ValidationSummary,
+)
+from include.migration.views.progress import eta_seconds, progress_percent, recent_throughput
+from include.migration.views.stored_values import as_datetime, iso_timestamp, json_list
 
 HISTORY_LIMIT = 500
 RECENT_TRANSFERS_COLUMN = "recent_transfers"

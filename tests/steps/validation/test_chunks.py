@@ -1,7 +1,7 @@
 """Chunk planning over key-ordered hashes."""
 
-from include.migration.values.checksums import ChunkStats
 from include.migration.steps.validation.chunks import Chunk, ChunkBuilder, chunk_index
+from include.migration.values.checksums import ChunkStats
 
 
 def test_builder_cuts_every_n_rows_and_leaves_the_last_chunk_open():

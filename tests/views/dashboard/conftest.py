@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from include.migration.orchestration import runtime
 from include.migration.configuration.config import MigrationConfig
+from include.migration.orchestration import runtime
 from tests.conftest import mariadb_connection, target_database_name
 
 # Never appears in any output: the unreachable target's password.

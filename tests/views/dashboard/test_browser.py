@@ -111,10 +111,10 @@ def test_the_rendered_page_shows_a_failed_installations_error(
     """A real failed run (a wrong token: check_status fails at once) and a recorded transfer failure, on the page."""
     from airflow.utils.state import DagRunState
 
-    from include.migration.values.errors import ConversionError
     from include.migration.orchestration.dag_factory import build_dags
     from include.migration.orchestration.failures import Scope
     from include.migration.orchestration.task_boundary import leave_trace
+    from include.migration.values.errors import ConversionError
     from tests.conftest import mariadb_connection, target_database_name
 
     variable = "AIRFLOW_CONN_MIGRATION_REMOTE_MUTABLE"

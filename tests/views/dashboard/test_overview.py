@@ -11,17 +11,17 @@ from html.parser import HTMLParser
 import pytest
 
 from include.migration.configuration.config import InstallationSpec, MigrationConfig
+from include.migration.steps.validation.records import record_validation
+from include.migration.steps.validation.validator import ValidationResult
+from include.migration.target.connection import open_target
+from include.migration.target.profiles import get_profile
+from include.migration.target.schema import prepare_schema
+from include.migration.target.state import StateStore
 from include.migration.views.dashboard.chart import PALETTE
 from include.migration.views.dashboard.page import render_page
 from include.migration.views.error_redaction import sanitize_error
 from include.migration.views.overview import installation_overview, overview_document
 from include.migration.views.progress import THROUGHPUT_WINDOW, recent_throughput
-from include.migration.target.schema import prepare_schema
-from include.migration.target.state import StateStore
-from include.migration.target.connection import open_target
-from include.migration.target.profiles import get_profile
-from include.migration.steps.validation.records import record_validation
-from include.migration.steps.validation.validator import ValidationResult
 from tests.conftest import MARIADB, ROWS_PER_TYPE, mariadb_connection, target_database_name
 from tests.views.dashboard.conftest import GLOBEX_KEPT_USERS, real_counts, state_table, validation_table
 

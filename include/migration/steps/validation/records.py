@@ -6,9 +6,9 @@ import datetime as dt
 import json
 from typing import Any
 
+from include.migration.steps.validation.validator import ValidationResult
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.validation_table import VALIDATION_TABLE, VALIDATION_TABLE_SPEC
-from include.migration.steps.validation.validator import ValidationResult
 
 
 def record_validation(

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.source.capabilities import RANGE_STATS, ROW_HASHES
 from include.migration.source.client import RemoteClient
 from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.source.paginator import KeysetPaginator
-from include.migration.values.checksums import MASK_64, ChunkStats
 from include.migration.steps.validation.chunks import Chunk, chunk_index
+from include.migration.values.checksums import MASK_64, ChunkStats
 
 if TYPE_CHECKING:
     import pyarrow as pa

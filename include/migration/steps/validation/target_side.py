@@ -6,11 +6,11 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from include.migration.values.checksums import ChunkStats, chunk_stats
 from include.migration.configuration.config import DataTypeSpec
+from include.migration.steps.validation.chunks import Chunk, ChunkBuilder
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.gate import row_bytes
-from include.migration.steps.validation.chunks import Chunk, ChunkBuilder
+from include.migration.values.checksums import ChunkStats, chunk_stats
 
 if TYPE_CHECKING:
     from include.migration.values.canonical_sql import ServerSideHashing

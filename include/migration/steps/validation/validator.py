@@ -20,16 +20,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from include.migration.values.checksums import ChunkStats
 from include.migration.configuration.config import DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.source.client import RemoteClient
-from include.migration.target.connection import TargetDatabase
-from include.migration.target.profiles import TargetProfile
-from include.migration.target.writer import UpsertWriter
 from include.migration.steps.validation.chunks import Chunk
 from include.migration.steps.validation.source_side import RemoteStatsSource, SourceSide, source_pages, source_side
 from include.migration.steps.validation.target_side import TargetReader
+from include.migration.target.connection import TargetDatabase
+from include.migration.target.profiles import TargetProfile
+from include.migration.target.writer import UpsertWriter
+from include.migration.values.checksums import ChunkStats
 
 MAX_KEYS_REPORTED = 1000
 
