@@ -292,7 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rows", type=int, default=None, help="rows in the data set (default 1,000,000; --quick 10,000)"
     )
     parser.add_argument("--quick", action="store_true", help="smoke mode: fewer parse sizes, short limiter case")
-    parser.add_argument("--page-size", type=int, default=None, help="override the data types' page_size (default 500)")
+    parser.add_argument(
+        "--page-size", type=int, default=None, help="override the data types' page_size (default 2,000: bench_config)"
+    )
     parser.add_argument("--cases", nargs="*", default=None, help="run only these cases")
     parser.add_argument("--skip", nargs="*", default=None, help="skip these cases")
     parser.add_argument("--parse-sizes", type=int, nargs="*", default=None, help="installations for parse time")
