@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from include.benchmarks import common
-from include.benchmarks.common import MAIN_INSTALLATION, PG_OVERLAY, PLAN_PATH, ROOT, SMALL_INSTALLATION
+from include.benchmarks.common import DLT_VENV, MAIN_INSTALLATION, PG_OVERLAY, PLAN_PATH, ROOT, SMALL_INSTALLATION
 
 EVERY_CASE = (
     "ceiling_server",
@@ -207,7 +207,8 @@ def peer_cases(peers: dict[str, str | None], selected: Sequence[str]) -> list[Ca
                 "AIRFLOW_CONN_BENCH_GENERIC": common.mysql_conn_json(spec.database, charset="utf8mb4"),
             }
         elif spec.name in selected:
-            spec.python = _dlt_python(peers)
+            # The runner makes dlt's venv before planning whenever a dlt case is selected.
+            spec.python = peers.get("dlt") or str(DLT_VENV / "bin" / "python")
             # The database is the full bench name: the runner passes it on unchanged to this script,
             # which runs in dlt's venv and cannot import the bench's naming.
             spec.argv = [
@@ -221,11 +222,3 @@ def peer_cases(peers: dict[str, str | None], selected: Sequence[str]) -> list[Ca
                 "best" if spec.name == "dlt_best" else "default",
             ]
     return specs
-
-
-def _dlt_python(peers: dict[str, str | None]) -> str:
-    """dlt's interpreter; its venv is made here when the runner did not (it only does for a case named ``dlt``)."""
-    from include.benchmarks.peers import ensure_dlt_venv
-
-    return peers.get("dlt") or ensure_dlt_venv()
-

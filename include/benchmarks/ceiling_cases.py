@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from include.benchmarks.case_setup import config_and_installation
@@ -36,13 +37,18 @@ def _send(database: str, rendered: RenderedType, start: threading.Barrier | None
         if start is not None:
             start.wait()  # connected
             start.wait()  # go
-        watch = Stopwatch()
-        for statement in rendered.statements:
-            cursor.execute(statement)
-        return watch.seconds()
+        return _execute_all(cursor, rendered.statements)
     finally:
         cursor.close()
         conn.close()
+
+
+def _execute_all(cursor: Any, statements: Sequence[bytes]) -> float:
+    """Execute ``statements`` back to back on ``cursor``; the seconds they took."""
+    watch = Stopwatch()
+    for statement in statements:
+        cursor.execute(statement)
+    return watch.seconds()
 
 
 def _statement_result(
@@ -74,10 +80,7 @@ def ceiling_server(args: argparse.Namespace) -> dict[str, Any]:
     with CpuWindow() as cpu:
         total = Stopwatch()
         for item in rendered:
-            watch = Stopwatch()
-            for statement in item.statements:
-                cursor.execute(statement)
-            seconds_by_type[item.name] = watch.seconds()
+            seconds_by_type[item.name] = _execute_all(cursor, item.statements)
         seconds = total.seconds()
     cursor.close()
     conn.close()

@@ -10,8 +10,8 @@
 A page is encoded a column at a time from its checked Arrow table
 (:func:`json_rows`): Arrow prints decimals, timestamps and dates, and a JSON
 column's text goes into the page as it is (``msgspec.Raw``), so no value is
-parsed again on the way. The per-value encoders below serve single values
-(status rows, the misfit search).
+parsed again on the way. The per-value encoders below serve single values:
+the misfit search that names a refused value, and ``value_fit.check_rows``.
 """
 
 from __future__ import annotations

@@ -105,7 +105,9 @@ def _cut(text: str, limit: int) -> str:
 def check_rows(spec: DataTypeSpec, rows: Sequence[Sequence[Any]]) -> None:
     """Raise :class:`MisfitError` for the first value of the driver's ``rows`` that does not fit its column.
 
-    ``rows`` hold ``spec``'s columns in order, as the database driver returns them.
+    ``rows`` hold ``spec``'s columns in order, as the database driver returns them. The page endpoint does
+    not call this (it checks the page's Arrow table, :func:`check_table`); this is the same rule set applied
+    to driver rows value by value, which the refusal tests hold equal to the client's.
     """
     encode = row_encoder(spec)
     try:
