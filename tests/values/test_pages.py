@@ -304,3 +304,30 @@ def test_json_values_of_the_wrong_kind_fail_naming_key_and_column(column, value,
 def test_an_empty_json_page_is_an_empty_checked_table():
     table = PageConverter("acme", SPEC).rows(HEADERS, [])
     assert table.num_rows == 0 and table.schema == _convert(_page()).schema
+
+
+@pytest.mark.parametrize(
+    ("documents", "bad_index"),
+    [
+        (['{"a": 1}', "[1", "2]"], 1),  # one array when joined
+        (["[1", "2]", "3,4"], 0),  # joined, as many elements as documents
+        (['{"a": 1}', "1,2"], 1),  # two elements when joined
+        (['"x"', ""], 1),
+        (['"x"', "nul"], 1),
+    ],
+)
+def test_json_documents_are_checked_one_by_one_where_joined_they_would_pass(documents, bad_index):
+    from include.migration.values.checks import Unfit, fit_column
+
+    (column,) = [c for c in CONFIG.data_types[0].columns if c.name == "doc"]
+    with pytest.raises(Unfit) as unfit:
+        fit_column(pa.array(documents, pa.string()), column)
+    assert unfit.value.index == bad_index and unfit.value.why.startswith("invalid JSON text")
+
+
+def test_json_documents_with_nulls_and_surrounding_space_pass():
+    from include.migration.values.checks import fit_column
+
+    (column,) = [c for c in CONFIG.data_types[0].columns if c.name == "doc"]
+    documents = pa.array(['{"a": [1, "é"]}', None, " 2 ", "null", '"\\u00e9"'], pa.string())
+    assert fit_column(documents, column).equals(documents)

@@ -25,6 +25,7 @@ from include.migration.source.client import Page, RemoteClient
 from include.migration.source.cursors import cursor_mode
 from include.migration.source.page_formats import page_converter, resolve_page_format
 from include.migration.source.paginator import KeysetPaginator
+from include.migration.steps.heap import page_loop_collection
 from include.migration.steps.prefetch import Prefetcher
 from include.migration.target.connection import TargetDatabase
 from include.migration.target.lease import DataTypeLease, LeaseLostError
@@ -106,7 +107,7 @@ def run_transfer(
         prepare=prepare,
     )
     try:
-        with prefetcher as pages:
+        with page_loop_collection(), prefetcher as pages:
             for page, row_cursors, prepared in pages:
                 # The remote's cursor only steers prefetching; each page is checked here before it is written.
                 cursor = paginator.advance(row_cursors, mode.page_cursor(page))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from include.migration.target.profiles import TargetProfile
@@ -41,10 +41,17 @@ STATEMENT_LISTENERS: list[Callable[[StatementRecord], None]] = []
 
 
 class StatementSlot:
-    """The statement in flight: the caller adds the bytes of the rows it receives."""
+    """The statement in flight: the caller adds the bytes of the rows it receives, when anyone listens."""
 
     def __init__(self) -> None:
         self.response_bytes = 0
+        # Sizing every row costs a Python call per value: only done for listeners (the limits tests).
+        self.counting = bool(STATEMENT_LISTENERS)
+
+    def count_rows(self, rows: Iterable[tuple[object, ...]]) -> None:
+        """Add the text-protocol size of ``rows`` to :attr:`response_bytes` (when counting)."""
+        if self.counting:
+            self.response_bytes += sum(row_bytes(r) for r in rows)
 
 
 class QueryGate:

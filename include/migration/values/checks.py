@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -272,6 +273,8 @@ def _require_strings(values: pa.Array, noun: str) -> None:
 def _check_json_texts(values: pa.Array) -> None:
     import msgspec
 
+    if _all_json_texts(values):
+        return
     decode = msgspec.json.decode
     for index, text in enumerate(values.to_pylist()):
         if text is None:
@@ -280,6 +283,35 @@ def _check_json_texts(values: pa.Array) -> None:
             decode(text)
         except msgspec.DecodeError as exc:
             raise Unfit(index, f"invalid JSON text: {exc}", text) from None
+
+
+@functools.cache
+def _raw_documents_decoder() -> Any:
+    import msgspec
+
+    return msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _all_json_texts(values: pa.Array) -> bool:
+    """Whether every present text is one JSON document, decided by one decode of them all as one array.
+
+    The documents are joined with commas into ``[d1,d2,...]`` and read as raw (unparsed) elements: element
+    ``i`` must span exactly document ``i``'s bytes, or a document such as ``1,2`` (two elements) or ``[1`` and
+    ``2]`` (one) would pass. False means "look one by one", not that a document is invalid.
+    """
+    import msgspec
+
+    present = values.drop_null() if values.null_count else values
+    if len(present) == 0:
+        return True
+    try:
+        present.validate(full=True)  # UTF-8, which the raw reading does not check inside strings
+        one_list = pa.ListArray.from_arrays(pa.array([0, len(present)], pa.int32()), present)
+        joined = pc.binary_join(one_list, ",")[0].as_buffer()
+        elements = _raw_documents_decoder().decode(b"[" + joined.to_pybytes() + b"]")
+    except (pa.ArrowInvalid, msgspec.DecodeError):
+        return False
+    return len(elements) == len(present) and [len(e) for e in elements] == pc.binary_length(present).to_pylist()
 
 
 def _cast_locating(

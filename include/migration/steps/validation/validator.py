@@ -23,6 +23,7 @@ from typing import Any
 from include.migration.configuration.config import DataTypeSpec
 from include.migration.errors import FatalError
 from include.migration.source.client import RemoteClient
+from include.migration.steps.heap import page_loop_collection
 from include.migration.steps.validation.chunks import Chunk
 from include.migration.steps.validation.source_side import RemoteStatsSource, SourceSide, source_pages, source_side
 from include.migration.steps.validation.target_side import TargetReader
@@ -114,7 +115,8 @@ def validate_data_type(
     started = time.monotonic()
     target = TargetReader(db, spec)
     source = source_side(client, spec, installation_id, capabilities)
-    chunks, target_stats, source_stats = scan_both_sides(target, source, spec.validation_chunk_rows)
+    with page_loop_collection():
+        chunks, target_stats, source_stats = scan_both_sides(target, source, spec.validation_chunk_rows)
     rows_source = sum(s.count for s in source_stats)
     rows_target = sum(s.count for s in target_stats)
     suspects = [i for i, (s, t) in enumerate(zip(source_stats, target_stats)) if s != t]
