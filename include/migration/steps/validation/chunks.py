@@ -49,6 +49,19 @@ class ChunkBuilder:
         if self._count >= self.chunk_rows:
             self._close(key)
 
+    def add_chunk(self, up_to: Any, count: int, total: int) -> None:
+        """Rows already summed (``count`` rows up to key ``up_to``, hashes summing to ``total``).
+
+        A full chunk closes; fewer rows can only be the last ones, which stay in the open last chunk.
+        """
+        if count > self.chunk_rows - self._count:
+            raise ValueError(f"{count} rows do not fit the open chunk ({self._count} of {self.chunk_rows} rows)")
+        self._count += count
+        self._sum = (self._sum + total) & ((1 << 64) - 1)
+        self._last = up_to
+        if self._count >= self.chunk_rows:
+            self._close(up_to)
+
     def _close(self, up_to: Any) -> None:
         chunk = Chunk(self._after, up_to)
         self.chunks.append(chunk)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Rows hashed together, a column at a time (see values/canonical.py).
 _HASH_BATCH_ROWS = 2000
+# Chunks summed by one query of the in-database scan (a bounded slice of rows each).
+_CHUNKS_PER_QUERY = 25
 # The most rows one bounded read asks for (a profile with a response limit reads in key ranges).
 _MAX_RANGE_ROWS = 50_000
 
@@ -41,6 +43,11 @@ class TargetReader:
         # MySQL-family targets print the canonical text of most columns themselves (canonical_sql).
         self._hashing: ServerSideHashing | None = (
             ServerSideHashing.plan(MYSQL_CANONICAL, spec) if d.name == "mysql" else None
+        )
+        # Every column printed and hashed by the server, one integer key: the server can sum the chunks too.
+        self._chunks_in_database = (
+            self._hashing is not None and self._hashing.whole_row and not spec.composite_key
+            and spec.columns[spec.key_index].type.base in ("int", "bigint")
         )
         if self._hashing is None:
             self._columns = ", ".join(d.quote(c) for c in spec.column_names)
@@ -125,12 +132,43 @@ class TargetReader:
 
         ``on_chunk`` is called as each chunk closes, so the source side can start on it during the scan.
         """
+        if self._chunks_in_database:
+            return self._scan_in_database(chunk_rows, on_chunk)
         builder = ChunkBuilder(chunk_rows, on_chunk)
         add = builder.add
         for keys, hashes in self._hashed(None):
             for key, row_hash in zip(keys, hashes):
                 add(key, row_hash)
         return builder.finish()
+
+    def _scan_in_database(
+        self, chunk_rows: int, on_chunk: Callable[[Chunk], None] | None
+    ) -> tuple[list[Chunk], list[ChunkStats]]:
+        """:meth:`scan` done by the target: each query numbers a bounded slice of rows in key order and sums
+        each chunk's row hashes, so one row per chunk crosses the network instead of one per row."""
+        assert self._hashing is not None
+        d = self.db.dialect
+        key = d.quote(self._keys[0])
+        per_query = chunk_rows * _CHUNKS_PER_QUERY
+        live = f"{self._live} AND " if self._live else ""
+        slice_of = (
+            f"SELECT {key} AS k, {self._hashing.expressions[0]} AS h FROM {self._table} "
+            f"WHERE {live}{key} > {d.placeholder} ORDER BY {key} LIMIT {per_query}"
+        )
+        sql = (
+            "SELECT MAX(k), COUNT(*), SUM(CAST(CONV(h, 16, 10) AS UNSIGNED)) FROM ("
+            f"SELECT k, h, ROW_NUMBER() OVER (ORDER BY k) - 1 AS n FROM ({slice_of}) AS page_slice"
+            f") AS numbered GROUP BY n DIV {chunk_rows} ORDER BY 1"
+        )
+        builder = ChunkBuilder(chunk_rows, on_chunk)
+        after = -(2**63) - 1  # below every BIGINT: the first slice starts at the first key
+        while True:
+            groups = self.db.query(sql, (after,))
+            for up_to, count, total in groups:
+                builder.add_chunk(up_to, int(count), int(total))
+            if sum(int(count) for _, count, _ in groups) < per_query:
+                return builder.finish()
+            after = groups[-1][0]
 
     def stats(self, chunk: Chunk) -> ChunkStats:
         return chunk_stats(h for _, hashes in self._hashed(chunk) for h in hashes)
