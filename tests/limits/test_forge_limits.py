@@ -1,7 +1,8 @@
 """Whole DAG runs on the ``forge_sql`` profile keep every statement within Forge SQL's limits.
 
 300,000 events (over 20 MiB of row text, so one unbounded SELECT would break
-the 4 MiB response limit) and 2,000 tags are copied, validated, repaired after
+the 4 MiB response limit; validated row by row in bounded reads), 120,000
+counters (validated by chunk sums the target computes) and 2,000 tags are copied, validated, repaired after
 the target is corrupted, and converged to DONE by ``dag.test()`` runs against
 PostgreSQL, the reference remote on loopback and MariaDB. Every statement of
 every target connection is recorded where it is sent (``target/gate.py``'s
@@ -41,7 +42,7 @@ from tests.limits.statements import SUMMARY, recording
 from tests.support import source_rows, state_rows, target_rows
 
 INSTALLATION = "limits"
-EVENTS, TAGS = 300_000, 2_000
+EVENTS, COUNTERS, TAGS = 300_000, 120_000, 2_000
 CONFIG_FILE = ROOT / "tests" / "limits" / "migration_config.yaml"
 
 
@@ -51,11 +52,15 @@ def _seed(url: str, config: MigrationConfig) -> None:
     build_source_metadata(config.data_types).metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(sa.text(
-            f"INSERT INTO events ({INSTALLATION_COLUMN}, id, kind, amount, note, created_at) "
+            f"INSERT INTO events ({INSTALLATION_COLUMN}, id, kind, amount, note, created_at, weight) "
             "SELECT :i, g, 'kind-' || (g % 17), (g % 100000) / 100.0, "
             "'event ' || g || ' of a table too big for one answer: ' || md5(g::text), "
-            "timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second' + (g % 997) * interval '1 microsecond' "
+            "timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second' + (g % 997) * interval '1 microsecond', "
+            "(g % 1000) / 7.0 "
             "FROM generate_series(1, :n) AS g"), {"i": INSTALLATION, "n": EVENTS})
+        conn.execute(sa.text(
+            f"INSERT INTO counters ({INSTALLATION_COLUMN}, id, total) "
+            "SELECT :i, g, g % 1000 FROM generate_series(1, :n) AS g"), {"i": INSTALLATION, "n": COUNTERS})
         conn.execute(sa.text(
             f"INSERT INTO tags ({INSTALLATION_COLUMN}, code, label) "
             "SELECT :i, 'tag-' || g || CASE WHEN g % 3 = 0 THEN ' ' ELSE '' END, 'label ' || g "
@@ -91,6 +96,7 @@ def _corrupt_target() -> None:
         conn.query("INSERT INTO events (id, kind, amount, note, created_at) VALUES "
                    "(900001, 'extra', 1.00, 'not at the source', '2026-06-01 00:00:00')")
         conn.query("UPDATE tags SET label = 'wrong' WHERE code = 'tag-3 '")
+        conn.query("UPDATE counters SET total = total + 1 WHERE id IN (5, 100000)")
         conn.commit()
     finally:
         conn.close()
@@ -124,6 +130,7 @@ def test_whole_runs_stay_within_forge_sql_limits(limits_config: tuple[MigrationC
     by_type = {r["data_type"]: r for r in repairs}
     assert (by_type["events"]["repaired_rows"], by_type["events"]["deleted_rows"]) == (5, 1)
     assert by_type["tags"]["repaired_rows"] == 1
+    assert by_type["counters"]["repaired_rows"] == 2
     assert state_rows(INSTALLATION)["__DATA_MIGRATION__"]["status"] == "DONE"
     for spec in config.data_types:
         assert target_rows(INSTALLATION, spec) == source_rows(source_url, spec, INSTALLATION), spec.name

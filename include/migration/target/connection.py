@@ -101,12 +101,7 @@ class MySqlTarget:
         self.statements_sent = 0
         self.execute("SET time_zone = '+00:00'")
         # A value out of range must fail loudly, never be clamped or truncated (TiDB is strict by default).
-        # Without backslash escapes a string literal needs only its quotes doubled: one pass over each text
-        # column instead of four (the driver's own escaping follows the server's mode).
-        self.execute(
-            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES', "
-            "'NO_BACKSLASH_ESCAPES')"
-        )
+        self.execute("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')")
         version, sql_mode = self.query("SELECT VERSION(), @@SESSION.sql_mode")[0]
         self.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
         self.is_mariadb = "mariadb" in str(version).lower()

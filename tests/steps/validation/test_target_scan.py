@@ -71,7 +71,7 @@ def _row_by_row(db, chunk_rows):
 
 @pytest.mark.parametrize("chunk_rows", [10, 37, 100, 5_000])
 def test_the_server_sums_the_same_chunks(db, chunk_rows, monkeypatch):
-    monkeypatch.setattr(target_side, "_CHUNKS_PER_QUERY", 3)  # several slices, one ending on a chunk boundary
+    monkeypatch.setattr(target_side, "_SLICE_ROWS", 3 * chunk_rows)  # several slices, one ending on a chunk boundary
     reader = TargetReader(db, SPEC)
     assert reader._chunks_in_database
     seen = []
@@ -85,7 +85,7 @@ def test_the_server_sums_the_same_chunks(db, chunk_rows, monkeypatch):
 
 def test_a_table_whose_rows_fill_the_last_slice_exactly_ends_with_an_empty_open_chunk(db, monkeypatch):
     live = ROWS - len(range(5, ROWS, 97))
-    monkeypatch.setattr(target_side, "_CHUNKS_PER_QUERY", 1)
+    monkeypatch.setattr(target_side, "_SLICE_ROWS", 1)  # one chunk a query
     chunks, stats = TargetReader(db, SPEC).scan(live)
     assert stats[0].count == live and stats[-1].count == 0 and chunks == [Chunk(None, 2**63 - 1), Chunk(2**63 - 1, None)]
     assert (chunks, stats) == _row_by_row(db, live)

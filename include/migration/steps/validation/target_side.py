@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 # Rows hashed together, a column at a time (see values/canonical.py).
 _HASH_BATCH_ROWS = 2000
-# Chunks summed by one query of the in-database scan (a bounded slice of rows each).
-_CHUNKS_PER_QUERY = 25
+# About the most rows one query of the in-database scan numbers and sums (whole chunks, at least one).
+_SLICE_ROWS = 50_000
 # The most rows one bounded read asks for (a profile with a response limit reads in key ranges).
 _MAX_RANGE_ROWS = 50_000
 
@@ -149,7 +149,7 @@ class TargetReader:
         assert self._hashing is not None
         d = self.db.dialect
         key = d.quote(self._keys[0])
-        per_query = chunk_rows * _CHUNKS_PER_QUERY
+        per_query = chunk_rows * max(1, _SLICE_ROWS // chunk_rows)
         live = f"{self._live} AND " if self._live else ""
         slice_of = (
             f"SELECT {key} AS k, {self._hashing.expressions[0]} AS h FROM {self._table} "
