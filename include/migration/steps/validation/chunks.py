@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from include.migration.values.checksums import ChunkStats
+from include.migration.values.checksums import MASK_64, ChunkStats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +40,10 @@ class ChunkBuilder:
     _after: Any = None
     _count: int = 0
     _sum: int = 0
-    _last: Any = None
 
     def add(self, key: Any, row_hash: int) -> None:
         self._count += 1
-        self._sum = (self._sum + row_hash) & ((1 << 64) - 1)
-        self._last = key
+        self._sum = (self._sum + row_hash) & MASK_64
         if self._count >= self.chunk_rows:
             self._close(key)
 
@@ -57,8 +55,7 @@ class ChunkBuilder:
         if count > self.chunk_rows - self._count:
             raise ValueError(f"{count} rows do not fit the open chunk ({self._count} of {self.chunk_rows} rows)")
         self._count += count
-        self._sum = (self._sum + total) & ((1 << 64) - 1)
-        self._last = up_to
+        self._sum = (self._sum + total) & MASK_64
         if self._count >= self.chunk_rows:
             self._close(up_to)
 
